@@ -1,0 +1,33 @@
+"""Domain events about transfers, published on the transfer event stream."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from payflow_contracts.envelope import MessagePayload
+
+TransferEventType = Literal["transfer.created", "transfer.completed", "transfer.failed"]
+TRANSFER_EVENT_TYPES: tuple[TransferEventType, ...] = (
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+)
+
+
+def transfer_event_id(transfer_id: str, event_type: str) -> str:
+    """A stable event id: the same transfer and type always give the same id, so republishing
+    after a crash is deduplicated by every consumer."""
+    digest = hashlib.sha256(f"{transfer_id}|{event_type}".encode()).hexdigest()[:24]
+    return f"evt_{digest}"
+
+
+class TransferEvent(MessagePayload):
+    MESSAGE_TYPE = "transfer.event.v1"
+    event_id: str
+    event_type: TransferEventType
+    transfer_id: str
+    owner_ids: list[str]
+    """Users whose wallets the transfer touches: who may see the event and receive it."""
+    transfer: dict[str, Any]
+    """The public transfer resource as `GET /v1/transfers/{id}` would show it."""
