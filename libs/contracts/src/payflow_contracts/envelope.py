@@ -7,6 +7,7 @@ versioned type (`wallet.debit.v1`), which is how consumers route it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import builtins
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,9 +68,9 @@ class Envelope(BaseModel):
             fields["message_id"] = message_id
         return cls(**fields)
 
-    def open(self, model: type[P]) -> P:
+    def open(self, model: builtins.type[P]) -> P:
         """The payload as `model`; refuses an envelope of another type."""
-        if model.MESSAGE_TYPE != self.type:
+        if self.type != model.MESSAGE_TYPE:
             raise ValueError(f"envelope of type {self.type!r} opened as {model.MESSAGE_TYPE!r}")
         return model.model_validate(self.payload)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 
-PREFIXES = frozenset({"usr", "wal", "tr", "evt", "we", "del", "key", "msg", "jtx", "acc", "flt", "rt"})
+PREFIXES = frozenset(
+    {"usr", "wal", "tr", "evt", "we", "del", "key", "msg", "jtx", "acc", "flt", "rt"}
+)
 
 
 def new_id(prefix: str) -> str:

@@ -1,0 +1,1 @@
+"""The webhooks-worker process: an ARQ worker that signs and sends deliveries."""

