@@ -1,9 +1,12 @@
-"""Every Redis Stream and channel name in one place (as arq keeps its key prefixes together)."""
+"""Every Redis Stream, consumer group and channel name in one place.
 
-WALLET_COMMANDS = "payflow:stream:wallet-commands"
-LEDGER_COMMANDS = "payflow:stream:ledger-commands"
-SAGA_REPLIES = "payflow:stream:saga-replies"
-TRANSFER_EVENTS = "payflow:stream:transfer-events"
+Names hang off a prefix (`PAYFLOW_STREAM_PREFIX`, default `payflow`) so that test runs sharing one
+Redis server never see each other's messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 DEAD_LETTER_SUFFIX = ":dead"
 
@@ -13,10 +16,34 @@ ORCHESTRATOR_GROUP = "orchestrator"
 WEBHOOKS_GROUP = "webhooks"
 
 
+@dataclass(frozen=True)
+class StreamNames:
+    prefix: str = "payflow"
+
+    @property
+    def wallet_commands(self) -> str:
+        return f"{self.prefix}:stream:wallet-commands"
+
+    @property
+    def ledger_commands(self) -> str:
+        return f"{self.prefix}:stream:ledger-commands"
+
+    @property
+    def saga_replies(self) -> str:
+        return f"{self.prefix}:stream:saga-replies"
+
+    @property
+    def transfer_events(self) -> str:
+        return f"{self.prefix}:stream:transfer-events"
+
+    def transfer_channel(self, transfer_id: str) -> str:
+        """Pub/Sub channel for live state changes of one transfer (loss is harmless: SSE only)."""
+        return f"{self.prefix}:live:transfer:{transfer_id}"
+
+    def key(self, name: str) -> str:
+        """Any other Redis key of the system (ARQ queue names, locks)."""
+        return f"{self.prefix}:{name}"
+
+
 def dead_letter_stream(stream: str) -> str:
     return stream + DEAD_LETTER_SUFFIX
-
-
-def transfer_channel(transfer_id: str) -> str:
-    """Pub/Sub channel for live state changes of one transfer (loss is harmless: SSE only)."""
-    return f"payflow:live:transfer:{transfer_id}"

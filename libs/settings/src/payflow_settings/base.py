@@ -9,6 +9,8 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from payflow_contracts.streams import StreamNames
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -55,6 +57,8 @@ class ServiceSettings(BaseSettings):
     mongo_url: str = "mongodb://127.0.0.1:37017"
     redis_url: str = "redis://127.0.0.1:6380/0"
     database_prefix: str = "payflow"
+    stream_prefix: str = "payflow"
+    """Prefix of every Redis key and stream name (tests use a unique one per run)."""
 
     internal_token: SecretStr = SecretStr("dev-internal-token-change-me")
     log_level: str = "INFO"
@@ -79,6 +83,10 @@ class ServiceSettings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def streams(self) -> StreamNames:
+        return StreamNames(self.stream_prefix)
 
     @property
     def currency_list(self) -> tuple[str, ...]:

@@ -88,6 +88,7 @@ class ServiceStack:
                 "PAYFLOW_MONGO_URL": self.mongo_url,
                 "PAYFLOW_REDIS_URL": self.redis_url,
                 "PAYFLOW_DATABASE_PREFIX": self.database_prefix,
+                "PAYFLOW_STREAM_PREFIX": self.database_prefix,
                 "PAYFLOW_INTERNAL_TOKEN": self.internal_token,
                 "PAYFLOW_RUN_DIR": str(self.run_dir),
                 "PYTHONUNBUFFERED": "1",
