@@ -108,14 +108,12 @@ class StreamConsumer:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _read_new(self) -> None:
-        await self._slots.acquire()
-        self._slots.release()
-        free = max(1, min(self.config.batch_size, self._slots._value))
+        # Dispatch waits for a free handler slot, so at most `concurrency` run at once.
         response = await self._redis.xreadgroup(
             self.config.group,
             self.name,
             {self.config.stream: ">"},
-            count=free,
+            count=self.config.batch_size,
             block=self.config.block_ms,
         )
         for _stream, entries in response or []:
