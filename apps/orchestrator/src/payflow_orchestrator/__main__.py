@@ -1,4 +1,4 @@
-"""`python -m payflow_orchestrator`: run the orchestrator service."""
+"""`python -m payflow_orchestrator`: run the transaction orchestrator."""
 
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import serve

@@ -1,13 +1,69 @@
-"""Composition root of the orchestrator service: the one place that wires its adapters."""
+"""Composition root of the orchestrator: repositories, publisher, coordinator, consumer, sweeper."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
+from payflow_contracts.streams import ORCHESTRATOR_GROUP
+from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
+from payflow_orchestrator.api import router
+from payflow_orchestrator.coordinator import RedisLiveFeed, TransferCoordinator
+from payflow_orchestrator.fault_rules import FaultRuleDocument, MongoFaultRuleStore
+from payflow_orchestrator.repository import MongoTransferRepository, TransferDocument
 from payflow_orchestrator.settings import OrchestratorSettings
-from payflow_service import create_service_app
+from payflow_service import ServiceRuntime, create_service_app
 
 
 def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     settings = settings or OrchestratorSettings()
-    return create_service_app(service="orchestrator", settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+        streams = settings.streams
+        transfers = MongoTransferRepository(TransferDocument.get_pymongo_collection())
+        fault_rules = MongoFaultRuleStore(FaultRuleDocument.get_pymongo_collection())
+        coordinator = TransferCoordinator(
+            transfers=transfers,
+            fault_rules=fault_rules,
+            publisher=StreamPublisher(runtime.redis),
+            live=RedisLiveFeed(runtime.redis, streams),
+            streams=streams,
+            policy=settings.timing_policy(),
+            faults_enabled=not settings.is_production,
+        )
+        replies = StreamConsumer(
+            runtime.redis,
+            ConsumerConfig(
+                stream=streams.saga_replies,
+                group=ORCHESTRATOR_GROUP,
+                claim_idle_ms=settings.stream_claim_idle_ms,
+                max_deliveries=settings.stream_max_deliveries,
+            ),
+        )
+        replies.register("saga.step_reply.v1", coordinator.on_reply)
+        runtime.components.update(
+            coordinator=coordinator, transfers=transfers, fault_rules=fault_rules
+        )
+        stop = asyncio.Event()
+        consumer_task = asyncio.create_task(replies.run(), name="saga-replies")
+        sweeper_task = asyncio.create_task(
+            coordinator.run_sweeper(settings.sweeper_interval_s, stop), name="saga-sweeper"
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            replies.stop()
+            await asyncio.gather(consumer_task, sweeper_task, return_exceptions=True)
+
+    return create_service_app(
+        service="orchestrator",
+        settings=settings,
+        document_models=[TransferDocument, FaultRuleDocument],
+        routers=[router],
+        compose=compose,
+    )

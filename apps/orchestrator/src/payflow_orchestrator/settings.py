@@ -1,9 +1,32 @@
-"""Settings of the orchestrator service (`PAYFLOW_*` variables)."""
+"""Settings of the orchestrator (`PAYFLOW_*` variables)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import Field
+
+from payflow_orchestrator.domain.transfer import TimingPolicy
 from payflow_settings import ServiceSettings
 
 
 class OrchestratorSettings(ServiceSettings):
     service_name: str = "orchestrator"
+    step_timeout_s: float = Field(default=10.0, gt=0)
+    """How long a step may go unanswered before the sweeper re-sends it."""
+    forward_step_max_sends: int = Field(default=4, ge=1)
+    """Sends of a forward step (first + re-sends) before it is abandoned with step_timeout."""
+    compensation_backoff_max_s: float = Field(default=60.0, gt=0)
+    sweeper_interval_s: float = Field(default=1.0, gt=0)
+    stuck_grace_s: float = Field(default=30.0, ge=0)
+    """A saga is reported stuck when its step deadline passed longer ago than this."""
+    stream_claim_idle_ms: int = Field(default=15_000, gt=0)
+    stream_max_deliveries: int = Field(default=10, ge=1)
+
+    def timing_policy(self) -> TimingPolicy:
+        return TimingPolicy(
+            step_timeout=timedelta(seconds=self.step_timeout_s),
+            forward_max_sends=self.forward_step_max_sends,
+            compensation_backoff_base=timedelta(seconds=min(1.0, self.step_timeout_s)),
+            compensation_backoff_max=timedelta(seconds=self.compensation_backoff_max_s),
+        )

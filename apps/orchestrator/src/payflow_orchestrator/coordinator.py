@@ -1,0 +1,365 @@
+"""The transfer coordinator: starts sagas, applies replies, sweeps overdue steps, owes events.
+
+Persist first, then publish: every decision is written with a compare-and-set on the saga's
+version before any command or event leaves. If the process dies in between, the sweeper finds the
+saga past its step deadline and re-sends; participants answer repeats with their first reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from opentelemetry import trace
+
+from payflow_contracts import Envelope, MessagePayload, new_id
+from payflow_contracts.events import TransferEvent, transfer_event_id
+from payflow_contracts.saga import SagaStep, StepReply
+from payflow_contracts.streams import StreamNames
+from payflow_observability import extract_context, inject_traceparent
+from payflow_orchestrator import metrics
+from payflow_orchestrator.commands import command_for, stream_for
+from payflow_orchestrator.domain.faults import FaultRule, faults_for
+from payflow_orchestrator.domain.saga_machine import (
+    PublicStatus,
+    SagaKind,
+    SagaState,
+    Transition,
+    is_compensating,
+    public_status,
+)
+from payflow_orchestrator.domain.transfer import (
+    EventKey,
+    GiveUp,
+    Resend,
+    StaleReply,
+    TimingPolicy,
+    Transfer,
+    apply_reply,
+    apply_resend,
+    apply_timeout,
+    due_action,
+    open_transfer,
+    public_view,
+)
+from payflow_orchestrator.fault_rules import FaultRuleStore
+from payflow_orchestrator.repository import DuplicateTransfer, TransferRepository
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("payflow.orchestrator")
+
+EVENT_TYPES: dict[EventKey, str] = {
+    "created": "transfer.created",
+    "completed": "transfer.completed",
+    "failed": "transfer.failed",
+}
+
+
+class Publisher(Protocol):
+    async def publish(
+        self,
+        stream: str,
+        payload: MessagePayload,
+        *,
+        saga_id: str | None = None,
+        causation_id: str | None = None,
+        message_id: str | None = None,
+    ) -> Envelope: ...
+
+
+class LiveFeed(Protocol):
+    async def announce(self, transfer_id: str, view: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    kind: SagaKind
+    initiator_id: str
+    idempotency_key: str
+    source_wallet_id: str | None
+    destination_wallet_id: str
+    amount: int
+    currency: str
+    description: str | None
+    metadata: dict[str, str]
+    owner_ids: list[str]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TransferCoordinator:
+    def __init__(
+        self,
+        *,
+        transfers: TransferRepository,
+        fault_rules: FaultRuleStore,
+        publisher: Publisher,
+        live: LiveFeed,
+        streams: StreamNames,
+        policy: TimingPolicy,
+        faults_enabled: bool,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._transfers = transfers
+        self._fault_rules = fault_rules
+        self._publisher = publisher
+        self._live = live
+        self._streams = streams
+        self._policy = policy
+        self._faults_enabled = faults_enabled
+        self._clock = clock
+
+    # ------------------------------------------------------------ starting a saga
+
+    async def start(self, request: TransferRequest) -> tuple[Transfer, bool]:
+        """Open and persist a saga, then send its first command. Returns (transfer, created);
+        a repeated (initiator, idempotency key) returns the existing transfer, created=False."""
+        existing = await self._transfers.find_by_key(request.initiator_id, request.idempotency_key)
+        if existing is not None:
+            return existing, False
+        transfer_id = new_id("tr")
+        rules: list[FaultRule] = []
+        if self._faults_enabled:
+            rules = await self._fault_rules.for_owner(request.initiator_id)
+        traceparent = inject_traceparent().get("traceparent")
+        transfer = open_transfer(
+            transfer_id=transfer_id,
+            kind=request.kind,
+            initiator_id=request.initiator_id,
+            idempotency_key=request.idempotency_key,
+            source_wallet_id=request.source_wallet_id,
+            destination_wallet_id=request.destination_wallet_id,
+            amount=request.amount,
+            currency=request.currency,
+            description=request.description,
+            metadata=request.metadata,
+            owner_ids=request.owner_ids,
+            now=self._clock(),
+            policy=self._policy,
+            traceparent=traceparent,
+            faults=faults_for(rules, transfer_id, request.kind, request.metadata),
+        )
+        try:
+            await self._transfers.add(transfer)
+        except DuplicateTransfer as duplicate:
+            return duplicate.existing, False
+        metrics.TRANSFERS_CREATED.labels(transfer.kind.value).inc()
+        span = trace.get_current_span()
+        span.set_attribute("payflow.transfer_id", transfer.id)
+        span.set_attribute("payflow.saga.state", transfer.state.value)
+        step = transfer.awaited_step
+        assert step is not None
+        await self._send(transfer, step)
+        await self._publish_events(transfer)
+        await self._announce(transfer)
+        return transfer, True
+
+    # ------------------------------------------------------------ replies
+
+    async def on_reply(self, envelope: Envelope) -> None:
+        reply = envelope.open(StepReply)
+        with tracer.start_as_current_span(
+            f"saga {reply.step.value} -> {reply.outcome.value}",
+            attributes={
+                "payflow.transfer_id": reply.saga_id,
+                "payflow.saga.step": reply.step.value,
+                "payflow.saga.outcome": reply.outcome.value,
+            },
+        ) as span:
+            for _ in range(20):
+                transfer = await self._transfers.get(reply.saga_id)
+                if transfer is None:
+                    logger.error("reply for unknown saga %s ignored", reply.saga_id)
+                    return
+                now = self._clock()
+                try:
+                    advanced, transition = apply_reply(
+                        transfer, reply.step, reply.outcome, now, self._policy, reply.reason
+                    )
+                except StaleReply:
+                    metrics.STALE_REPLIES.inc()
+                    logger.info(
+                        "stale reply %s/%s for %s in state %s ignored",
+                        reply.step.value,
+                        reply.outcome.value,
+                        transfer.id,
+                        transfer.state.value,
+                    )
+                    return
+                if await self._commit(transfer, advanced, transition):
+                    span.set_attribute("payflow.saga.state", advanced.state.value)
+                    if transfer.step_started_at is not None:
+                        metrics.STEP_DURATION.labels(reply.step.value).observe(
+                            max(0.0, (now - transfer.step_started_at).total_seconds())
+                        )
+                    await self._after_transition(advanced, transition)
+                    return
+            raise RuntimeError(f"saga {reply.saga_id}: too much contention applying a reply")
+
+    async def _commit(self, before: Transfer, after: Transfer, transition: Transition) -> bool:
+        added: list[EventKey] = [k for k in after.pending_events() if k not in before.events]
+        won = await self._transfers.compare_and_set(after, before.version, added)
+        if won:
+            metrics.TRANSITIONS.labels(
+                before.kind.value, before.state.value, after.state.value
+            ).inc()
+            if after.is_terminal:
+                status = public_status(after.state)
+                metrics.TRANSFERS_TERMINAL.labels(
+                    after.kind.value,
+                    status.value,
+                    after.failure_code.value if after.failure_code else "",
+                ).inc()
+            logger.info(
+                "saga %s: %s -> %s",
+                after.id,
+                before.state.value,
+                after.state.value,
+                extra={"transfer_id": after.id, "reason": transition.reason},
+            )
+        return won
+
+    async def _after_transition(self, transfer: Transfer, transition: Transition) -> None:
+        for step in transition.commands:
+            await self._send(transfer, step)
+        await self._publish_events(transfer)
+        await self._announce(transfer)
+
+    # ------------------------------------------------------------ sending
+
+    async def _send(self, transfer: Transfer, step: SagaStep, attempt: int = 1) -> None:
+        compensating = is_compensating(transfer.state)
+        name = f"compensate {step.value}" if compensating else f"step {step.value}"
+        with tracer.start_as_current_span(
+            name,
+            attributes={
+                "payflow.transfer_id": transfer.id,
+                "payflow.saga.state": transfer.state.value,
+                "payflow.saga.step": step.value,
+                "payflow.saga.attempt": attempt,
+                "payflow.saga.compensation": compensating,
+            },
+        ):
+            command = command_for(transfer, step, self._faults_enabled)
+            await self._publisher.publish(
+                stream_for(step, self._streams), command, saga_id=transfer.id
+            )
+        if compensating:
+            metrics.COMPENSATIONS.labels(step.value).inc()
+
+    async def _publish_events(self, transfer: Transfer) -> None:
+        for key in transfer.pending_events():
+            event_type = EVENT_TYPES[key]
+            event = TransferEvent(
+                event_id=transfer_event_id(transfer.id, event_type),
+                event_type=event_type,
+                transfer_id=transfer.id,
+                owner_ids=transfer.owner_ids,
+                transfer=public_view(transfer),
+            )
+            await self._publisher.publish(
+                self._streams.transfer_events,
+                event,
+                saga_id=transfer.id,
+                message_id=f"msg_{event.event_id}",
+            )
+            await self._transfers.mark_event_published(transfer.id, key)
+
+    async def _announce(self, transfer: Transfer) -> None:
+        try:
+            await self._live.announce(transfer.id, public_view(transfer))
+        except Exception:  # live updates are best effort by design (SSE only)
+            logger.warning("live update for %s not sent", transfer.id, exc_info=True)
+
+    # ------------------------------------------------------------ sweeping
+
+    async def sweep_once(self, batch: int = 200) -> int:
+        """Re-send or abandon every overdue step, and publish events still owed. Returns the
+        number of sagas acted on."""
+        now = self._clock()
+        acted = 0
+        for transfer in await self._transfers.due(now, batch):
+            action = due_action(transfer, now, self._policy)
+            if action is None:
+                continue
+            with tracer.start_as_current_span(
+                "saga sweep",
+                context=extract_context(transfer.traceparent),
+                attributes={
+                    "payflow.transfer_id": transfer.id,
+                    "payflow.saga.state": transfer.state.value,
+                },
+            ):
+                if isinstance(action, Resend):
+                    acted += await self._resend(transfer, action, now)
+                elif isinstance(action, GiveUp):
+                    acted += await self._give_up(transfer, now)
+        for transfer in await self._transfers.with_pending_events(
+            now - timedelta(seconds=2), batch
+        ):
+            with contextlib.suppress(ConnectionError):
+                await self._publish_events(transfer)
+                acted += 1
+        return acted
+
+    async def _resend(self, transfer: Transfer, action: Resend, now: datetime) -> int:
+        updated = apply_resend(transfer, now, self._policy)
+        if not await self._transfers.compare_and_set(updated, transfer.version):
+            return 0  # another sweeper or a reply got there first
+        metrics.RESENDS.labels(action.step.value).inc()
+        logger.warning(
+            "saga %s: no reply for %s, re-sent (attempt %d)",
+            transfer.id,
+            action.step.value,
+            action.attempt,
+        )
+        await self._send(updated, action.step, action.attempt)
+        return 1
+
+    async def _give_up(self, transfer: Transfer, now: datetime) -> int:
+        advanced, transition = apply_timeout(transfer, now, self._policy)
+        if not await self._commit(transfer, advanced, transition):
+            return 0
+        await self._after_transition(advanced, transition)
+        return 1
+
+    async def refresh_gauges(self) -> None:
+        metrics.IN_FLIGHT.set(await self._transfers.count_active())
+        metrics.PAST_DEADLINE.set(await self._transfers.count_past_deadline(self._clock()))
+
+    async def run_sweeper(self, interval_s: float, stop: asyncio.Event) -> None:
+        last_gauges = 0.0
+        while not stop.is_set():
+            try:
+                await self.sweep_once()
+                if time.monotonic() - last_gauges > 5:
+                    await self.refresh_gauges()
+                    last_gauges = time.monotonic()
+            except Exception:  # the sweeper must outlive any one failure; it retries next tick
+                logger.exception("sweep failed; retrying")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+
+class RedisLiveFeed:
+    """Live state changes on Redis Pub/Sub, read by the gateway's SSE endpoint."""
+
+    def __init__(self, redis: Any, streams: StreamNames) -> None:
+        self._redis = redis
+        self._streams = streams
+
+    async def announce(self, transfer_id: str, view: dict[str, Any]) -> None:
+        await self._redis.publish(self._streams.transfer_channel(transfer_id), json.dumps(view))
+
+
+def states_for_status(status: PublicStatus) -> Sequence[str]:
+    return [s.value for s in SagaState if public_status(s) == status]

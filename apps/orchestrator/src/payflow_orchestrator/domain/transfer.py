@@ -1,0 +1,324 @@
+"""A transfer saga instance and the pure rules for moving it forward: replies, re-sends, time-outs.
+
+The orchestrator loads a `Transfer`, asks these functions for the next version, and writes it back
+with a compare-and-set on `version`; only then does it publish what the new version asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_orchestrator.domain.saga_machine import (
+    FailureCode,
+    SagaEvent,
+    SagaKind,
+    SagaState,
+    Transition,
+    awaited_step,
+    carried_failure_code,
+    decide,
+    event_for,
+    initial_state,
+    is_compensated,
+    is_compensating,
+    is_terminal,
+    public_status,
+)
+
+EventKey = Literal["created", "completed", "failed"]
+
+FAILURE_MESSAGES: dict[FailureCode, str] = {
+    FailureCode.INSUFFICIENT_FUNDS: "The source wallet does not hold enough funds.",
+    FailureCode.SOURCE_UNAVAILABLE: "The source wallet cannot send money (frozen or closed).",
+    FailureCode.DESTINATION_UNAVAILABLE: "The destination wallet cannot receive money (frozen or closed).",
+    FailureCode.LEDGER_REJECTED: "The ledger refused the posting.",
+    FailureCode.STEP_TIMEOUT: "A step did not answer in time; the transfer was settled safely.",
+}
+
+
+class StaleReply(Exception):
+    """A reply for a step the saga no longer waits for (a duplicate or a late answer)."""
+
+
+@dataclass(frozen=True)
+class TimingPolicy:
+    step_timeout: timedelta = timedelta(seconds=10)
+    forward_max_sends: int = 4
+    compensation_backoff_base: timedelta = timedelta(seconds=1)
+    compensation_backoff_max: timedelta = timedelta(seconds=60)
+
+    def next_deadline(self, state: SagaState, sends: int, now: datetime) -> datetime:
+        if is_compensating(state) and sends > 1:
+            # Compensations never give up, but back off so a down participant is not flooded.
+            factor = 2 ** min(sends - 1, 16)
+            delay: timedelta = min(
+                self.compensation_backoff_base * factor, self.compensation_backoff_max
+            )
+            deadline: datetime = now + max(delay, self.step_timeout)
+            return deadline
+        return now + self.step_timeout
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    state: SagaState
+    at: datetime
+    reason: str
+
+
+class StepFault(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    rule_id: str
+    mode: Literal["reject", "error", "timeout"]
+
+
+class Transfer(BaseModel):
+    """One saga: its state, version, current step bookkeeping and history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: SagaKind
+    initiator_id: str
+    idempotency_key: str
+    source_wallet_id: str | None
+    destination_wallet_id: str
+    amount: int = Field(gt=0)
+    currency: str
+    description: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    owner_ids: list[str]
+    state: SagaState
+    version: int = 0
+    failure_code: FailureCode | None = None
+    failure_message: str | None = None
+    step_sends: int = 1
+    step_started_at: datetime | None = None
+    step_deadline: datetime | None = None
+    compensation_sends: int = 0
+    history: list[HistoryEntry]
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    traceparent: str | None = None
+    faults: dict[str, StepFault] = Field(default_factory=dict)
+    events: dict[str, str] = Field(default_factory=dict)
+    """Domain events owed by this saga: "created"/"completed"/"failed" -> "pending"|"published"."""
+
+    @property
+    def awaited_step(self) -> SagaStep | None:
+        return awaited_step(self.state)
+
+    @property
+    def is_terminal(self) -> bool:
+        return is_terminal(self.state)
+
+    @property
+    def trace_id(self) -> str | None:
+        if self.traceparent and len(self.traceparent.split("-")) == 4:
+            return self.traceparent.split("-")[1]
+        return None
+
+    def pending_events(self) -> list[EventKey]:
+        return [
+            key for key in ("created", "completed", "failed") if self.events.get(key) == "pending"
+        ]
+
+    def fault_for(self, step: SagaStep) -> StepFault | None:
+        return self.faults.get(step.value)
+
+
+def open_transfer(
+    *,
+    transfer_id: str,
+    kind: SagaKind,
+    initiator_id: str,
+    idempotency_key: str,
+    source_wallet_id: str | None,
+    destination_wallet_id: str,
+    amount: int,
+    currency: str,
+    description: str | None,
+    metadata: dict[str, str],
+    owner_ids: list[str],
+    now: datetime,
+    policy: TimingPolicy,
+    traceparent: str | None = None,
+    faults: dict[str, StepFault] | None = None,
+) -> Transfer:
+    state = initial_state(kind)
+    return Transfer(
+        id=transfer_id,
+        kind=kind,
+        initiator_id=initiator_id,
+        idempotency_key=idempotency_key,
+        source_wallet_id=source_wallet_id,
+        destination_wallet_id=destination_wallet_id,
+        amount=amount,
+        currency=currency,
+        description=description,
+        metadata=metadata,
+        owner_ids=sorted(set(owner_ids)),
+        state=state,
+        step_sends=1,
+        step_started_at=now,
+        step_deadline=policy.next_deadline(state, 1, now),
+        history=[
+            HistoryEntry(state=state, at=now, reason=f"{kind.value.replace('_', '-')} accepted")
+        ],
+        created_at=now,
+        updated_at=now,
+        traceparent=traceparent,
+        faults=faults or {},
+        events={"created": "pending"},
+    )
+
+
+def _advance(
+    transfer: Transfer,
+    transition: Transition,
+    now: datetime,
+    policy: TimingPolicy,
+    detail: str | None,
+) -> Transfer:
+    next_state = transition.next_state
+    failure_code = carried_failure_code(transfer.failure_code, transition)
+    failure_message = transfer.failure_message
+    if failure_code is None:
+        failure_message = None
+    elif failure_code != transfer.failure_code:
+        failure_message = detail or FAILURE_MESSAGES[failure_code]
+    reason = transition.reason if not detail else f"{transition.reason} ({detail})"
+    terminal = is_terminal(next_state)
+    events = dict(transfer.events)
+    if terminal:
+        events["completed" if next_state == SagaState.COMPLETED else "failed"] = "pending"
+    compensation_sends = transfer.compensation_sends + (1 if is_compensating(next_state) else 0)
+    return transfer.model_copy(
+        update={
+            "state": next_state,
+            "version": transfer.version + 1,
+            "failure_code": failure_code,
+            "failure_message": failure_message,
+            "step_sends": 0 if terminal else 1,
+            "step_started_at": None if terminal else now,
+            "step_deadline": None if terminal else policy.next_deadline(next_state, 1, now),
+            "compensation_sends": compensation_sends,
+            "history": [*transfer.history, HistoryEntry(state=next_state, at=now, reason=reason)],
+            "updated_at": now,
+            "completed_at": now if terminal else None,
+            "events": events,
+        }
+    )
+
+
+def apply_reply(
+    transfer: Transfer,
+    step: SagaStep,
+    outcome: StepOutcome,
+    now: datetime,
+    policy: TimingPolicy,
+    detail: str | None = None,
+) -> tuple[Transfer, Transition]:
+    """The saga after a participant's reply; `StaleReply` if it waits for another step."""
+    if transfer.is_terminal or transfer.awaited_step != step:
+        raise StaleReply(f"{transfer.id} in {transfer.state} does not await {step}")
+    transition = decide(transfer.kind, transfer.state, event_for(outcome))
+    return _advance(transfer, transition, now, policy, detail), transition
+
+
+@dataclass(frozen=True)
+class Resend:
+    step: SagaStep
+    attempt: int
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    step: SagaStep
+
+
+def due_action(transfer: Transfer, now: datetime, policy: TimingPolicy) -> Resend | GiveUp | None:
+    """What the sweeper owes a saga whose step deadline has passed."""
+    step = transfer.awaited_step
+    if step is None or transfer.step_deadline is None or transfer.step_deadline > now:
+        return None
+    if is_compensating(transfer.state) or transfer.step_sends < policy.forward_max_sends:
+        return Resend(step, transfer.step_sends + 1)
+    return GiveUp(step)
+
+
+def apply_resend(transfer: Transfer, now: datetime, policy: TimingPolicy) -> Transfer:
+    step = transfer.awaited_step
+    if step is None:
+        raise StaleReply(f"{transfer.id} is terminal")
+    sends = transfer.step_sends + 1
+    compensating = is_compensating(transfer.state)
+    return transfer.model_copy(
+        update={
+            "version": transfer.version + 1,
+            "step_sends": sends,
+            "step_deadline": policy.next_deadline(transfer.state, sends, now),
+            "compensation_sends": transfer.compensation_sends + (1 if compensating else 0),
+            "history": [
+                *transfer.history,
+                HistoryEntry(
+                    state=transfer.state,
+                    at=now,
+                    reason=f"no reply yet: {step.value} re-sent (attempt {sends})",
+                ),
+            ],
+            "updated_at": now,
+        }
+    )
+
+
+def apply_timeout(
+    transfer: Transfer, now: datetime, policy: TimingPolicy
+) -> tuple[Transfer, Transition]:
+    """Abandon a forward step that never answered; the table says how to settle it safely."""
+    transition = decide(transfer.kind, transfer.state, SagaEvent.STEP_TIMED_OUT)
+    step = transfer.awaited_step
+    detail = f"{step.value if step else 'step'} unanswered after {transfer.step_sends} sends"
+    return _advance(transfer, transition, now, policy, detail), transition
+
+
+def mark_event_published(transfer: Transfer, key: EventKey) -> Transfer:
+    return transfer.model_copy(update={"events": {**transfer.events, key: "published"}})
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def public_view(transfer: Transfer) -> dict[str, Any]:
+    """The transfer resource of the public API (`GET /v1/transfers/{id}`)."""
+    return {
+        "id": transfer.id,
+        "kind": transfer.kind.value,
+        "status": public_status(transfer.state).value,
+        "state": transfer.state.value,
+        "amount": transfer.amount,
+        "currency": transfer.currency,
+        "source_wallet_id": transfer.source_wallet_id,
+        "destination_wallet_id": transfer.destination_wallet_id,
+        "description": transfer.description,
+        "metadata": dict(transfer.metadata),
+        "failure_code": transfer.failure_code.value if transfer.failure_code else None,
+        "failure_message": transfer.failure_message,
+        "compensated": is_compensated(transfer.state),
+        "created_at": _iso(transfer.created_at),
+        "updated_at": _iso(transfer.updated_at),
+        "completed_at": _iso(transfer.completed_at),
+        "history": [
+            {"state": h.state.value, "at": _iso(h.at), "reason": h.reason} for h in transfer.history
+        ],
+        "trace_id": transfer.trace_id,
+    }

@@ -1,0 +1,58 @@
+"""Sandbox fault rules per user: a protocol, its MongoDB adapter and an in-memory twin."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from beanie import Document
+from pymongo import ASCENDING, IndexModel
+
+from payflow_orchestrator.domain.faults import FaultRule
+
+
+class FaultRuleStore(Protocol):
+    async def add(self, rule: FaultRule) -> None: ...
+    async def for_owner(self, owner_id: str) -> list[FaultRule]: ...
+    async def remove(self, owner_id: str, rule_id: str) -> bool: ...
+
+
+class FaultRuleDocument(Document):
+    class Settings:
+        name = "fault_rules"
+        indexes = [IndexModel([("owner_id", ASCENDING)], name="by_owner")]
+
+
+class MongoFaultRuleStore:
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    async def add(self, rule: FaultRule) -> None:
+        data = rule.model_dump()
+        data["_id"] = data.pop("id")
+        await self._collection.insert_one(data)
+
+    async def for_owner(self, owner_id: str) -> list[FaultRule]:
+        found = self._collection.find({"owner_id": owner_id}).sort([("_id", ASCENDING)])
+        return [FaultRule.model_validate({**d, "id": d.pop("_id")}) async for d in found]
+
+    async def remove(self, owner_id: str, rule_id: str) -> bool:
+        result = await self._collection.delete_one({"_id": rule_id, "owner_id": owner_id})
+        return bool(result.deleted_count == 1)
+
+
+class InMemoryFaultRuleStore:
+    def __init__(self) -> None:
+        self._rules: dict[str, FaultRule] = {}
+
+    async def add(self, rule: FaultRule) -> None:
+        self._rules[rule.id] = rule
+
+    async def for_owner(self, owner_id: str) -> list[FaultRule]:
+        return [r for _, r in sorted(self._rules.items()) if r.owner_id == owner_id]
+
+    async def remove(self, owner_id: str, rule_id: str) -> bool:
+        rule = self._rules.get(rule_id)
+        if rule is None or rule.owner_id != owner_id:
+            return False
+        del self._rules[rule_id]
+        return True

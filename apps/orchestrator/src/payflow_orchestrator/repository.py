@@ -1,0 +1,311 @@
+"""Where transfer sagas live: a protocol, its MongoDB adapter and an in-memory twin.
+
+Every write is one atomic single-document operation: an insert guarded by the unique
+(initiator, idempotency key) index, or a compare-and-set on `version`.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from beanie import Document
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from payflow_orchestrator.domain.saga_machine import SagaState, is_terminal
+from payflow_orchestrator.domain.transfer import EventKey, Transfer
+
+TERMINAL_STATES = [s.value for s in SagaState if is_terminal(s)]
+ACTIVE_STATES = [s.value for s in SagaState if not is_terminal(s)]
+
+
+class DuplicateTransfer(Exception):
+    """A transfer with this (initiator, idempotency key) exists already."""
+
+    def __init__(self, existing: Transfer) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class TransferQuery:
+    owner_id: str | None = None
+    states: Sequence[str] | None = None
+    wallet_id: str | None = None
+    created_gte: datetime | None = None
+    created_lte: datetime | None = None
+
+
+class TransferRepository(Protocol):
+    async def add(self, transfer: Transfer) -> None: ...
+    async def get(self, transfer_id: str) -> Transfer | None: ...
+    async def find_by_key(self, initiator_id: str, idempotency_key: str) -> Transfer | None: ...
+    async def compare_and_set(
+        self, transfer: Transfer, expected_version: int, added_events: Sequence[EventKey] = ()
+    ) -> bool: ...
+    async def mark_event_published(self, transfer_id: str, key: EventKey) -> None: ...
+    async def due(self, now: datetime, limit: int) -> list[Transfer]: ...
+    async def with_pending_events(self, updated_before: datetime, limit: int) -> list[Transfer]: ...
+    async def page(
+        self, query: TransferQuery, limit: int, cursor: str | None
+    ) -> tuple[list[Transfer], str | None]: ...
+    async def count_active(self) -> int: ...
+    async def count_past_deadline(self, before: datetime) -> int: ...
+
+
+def encode_cursor(transfer: Transfer) -> str:
+    raw = f"{transfer.created_at.isoformat()}|{transfer.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, transfer_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
+        return datetime.fromisoformat(created), transfer_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("the cursor is not valid") from exc
+
+
+# ---------------------------------------------------------------- MongoDB
+
+
+class TransferDocument(Document):
+    """Storage schema and indexes of the `transfers` collection (written through raw operations
+    so that every write is exactly one guarded single-document update)."""
+
+    class Settings:
+        name = "transfers"
+        indexes = [
+            IndexModel(
+                [("initiator_id", ASCENDING), ("idempotency_key", ASCENDING)],
+                unique=True,
+                name="one_transfer_per_idempotency_key",
+            ),
+            IndexModel([("owner_ids", ASCENDING), ("created_at", DESCENDING)], name="by_owner"),
+            IndexModel([("state", ASCENDING), ("step_deadline", ASCENDING)], name="by_deadline"),
+            IndexModel([("created_at", DESCENDING)], name="by_created"),
+        ]
+
+
+def _to_document(transfer: Transfer) -> dict[str, Any]:
+    data = transfer.model_dump(mode="python")
+    data["_id"] = data.pop("id")
+    return data
+
+
+def _from_document(data: dict[str, Any]) -> Transfer:
+    data = dict(data)
+    data["id"] = data.pop("_id")
+    return Transfer.model_validate(data)
+
+
+class MongoTransferRepository:
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    async def add(self, transfer: Transfer) -> None:
+        try:
+            await self._collection.insert_one(_to_document(transfer))
+        except DuplicateKeyError:
+            existing = await self.find_by_key(transfer.initiator_id, transfer.idempotency_key)
+            if existing is None:  # the id collided, not the key: astronomically unlikely
+                raise
+            raise DuplicateTransfer(existing) from None
+
+    async def get(self, transfer_id: str) -> Transfer | None:
+        data = await self._collection.find_one({"_id": transfer_id})
+        return _from_document(data) if data else None
+
+    async def find_by_key(self, initiator_id: str, idempotency_key: str) -> Transfer | None:
+        data = await self._collection.find_one(
+            {"initiator_id": initiator_id, "idempotency_key": idempotency_key}
+        )
+        return _from_document(data) if data else None
+
+    async def compare_and_set(
+        self, transfer: Transfer, expected_version: int, added_events: Sequence[EventKey] = ()
+    ) -> bool:
+        fields = _to_document(transfer)
+        fields.pop("_id")
+        events = fields.pop("events")
+        # `events` flags are flipped to "published" outside the version check, so a CAS write
+        # sets only the flags it adds and never resets one that was published meanwhile.
+        for key in added_events:
+            fields[f"events.{key}"] = events[key]
+        result = await self._collection.update_one(
+            {"_id": transfer.id, "version": expected_version}, {"$set": fields}
+        )
+        return bool(result.modified_count == 1)
+
+    async def mark_event_published(self, transfer_id: str, key: EventKey) -> None:
+        await self._collection.update_one(
+            {"_id": transfer_id}, {"$set": {f"events.{key}": "published"}}
+        )
+
+    async def due(self, now: datetime, limit: int) -> list[Transfer]:
+        cursor = (
+            self._collection.find({"state": {"$in": ACTIVE_STATES}, "step_deadline": {"$lte": now}})
+            .sort([("step_deadline", ASCENDING)])
+            .limit(limit)
+        )
+        return [_from_document(d) async for d in cursor]
+
+    async def with_pending_events(self, updated_before: datetime, limit: int) -> list[Transfer]:
+        query = {
+            "$or": [{f"events.{key}": "pending"} for key in ("created", "completed", "failed")],
+            "updated_at": {"$lte": updated_before},
+        }
+        cursor = self._collection.find(query).limit(limit)
+        return [_from_document(d) async for d in cursor]
+
+    async def page(
+        self, query: TransferQuery, limit: int, cursor: str | None
+    ) -> tuple[list[Transfer], str | None]:
+        clauses: list[dict[str, Any]] = []
+        if query.owner_id:
+            clauses.append({"owner_ids": query.owner_id})
+        if query.states:
+            clauses.append({"state": {"$in": list(query.states)}})
+        if query.wallet_id:
+            clauses.append(
+                {
+                    "$or": [
+                        {"source_wallet_id": query.wallet_id},
+                        {"destination_wallet_id": query.wallet_id},
+                    ]
+                }
+            )
+        if query.created_gte:
+            clauses.append({"created_at": {"$gte": query.created_gte}})
+        if query.created_lte:
+            clauses.append({"created_at": {"$lte": query.created_lte}})
+        if cursor:
+            created, transfer_id = decode_cursor(cursor)
+            clauses.append(
+                {
+                    "$or": [
+                        {"created_at": {"$lt": created}},
+                        {"created_at": created, "_id": {"$lt": transfer_id}},
+                    ]
+                }
+            )
+        mongo_query: dict[str, Any] = {"$and": clauses} if clauses else {}
+        found = self._collection.find(mongo_query).sort(
+            [("created_at", DESCENDING), ("_id", DESCENDING)]
+        )
+        items = [_from_document(d) async for d in found.limit(limit + 1)]
+        next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
+        return items[:limit], next_cursor
+
+    async def count_active(self) -> int:
+        return int(await self._collection.count_documents({"state": {"$in": ACTIVE_STATES}}))
+
+    async def count_past_deadline(self, before: datetime) -> int:
+        return int(
+            await self._collection.count_documents(
+                {"state": {"$in": ACTIVE_STATES}, "step_deadline": {"$lt": before}}
+            )
+        )
+
+
+# ---------------------------------------------------------------- in memory
+
+
+class InMemoryTransferRepository:
+    """The twin used by unit tests of the coordinator; passes the same contract tests."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Transfer] = {}
+
+    async def add(self, transfer: Transfer) -> None:
+        existing = await self.find_by_key(transfer.initiator_id, transfer.idempotency_key)
+        if existing is not None:
+            raise DuplicateTransfer(existing)
+        self._items[transfer.id] = transfer
+
+    async def get(self, transfer_id: str) -> Transfer | None:
+        return self._items.get(transfer_id)
+
+    async def find_by_key(self, initiator_id: str, idempotency_key: str) -> Transfer | None:
+        for item in self._items.values():
+            if item.initiator_id == initiator_id and item.idempotency_key == idempotency_key:
+                return item
+        return None
+
+    async def compare_and_set(
+        self, transfer: Transfer, expected_version: int, added_events: Sequence[EventKey] = ()
+    ) -> bool:
+        current = self._items.get(transfer.id)
+        if current is None or current.version != expected_version:
+            return False
+        events = dict(current.events)
+        for key in added_events:
+            events[key] = transfer.events[key]
+        self._items[transfer.id] = transfer.model_copy(update={"events": events})
+        return True
+
+    async def mark_event_published(self, transfer_id: str, key: EventKey) -> None:
+        current = self._items.get(transfer_id)
+        if current is not None:
+            events = {**copy.deepcopy(current.events), key: "published"}
+            self._items[transfer_id] = current.model_copy(update={"events": events})
+
+    async def due(self, now: datetime, limit: int) -> list[Transfer]:
+        found = [
+            t
+            for t in self._items.values()
+            if not t.is_terminal and t.step_deadline is not None and t.step_deadline <= now
+        ]
+        return sorted(found, key=lambda t: t.step_deadline or now)[:limit]
+
+    async def with_pending_events(self, updated_before: datetime, limit: int) -> list[Transfer]:
+        found = [
+            t for t in self._items.values() if t.pending_events() and t.updated_at <= updated_before
+        ]
+        return found[:limit]
+
+    async def page(
+        self, query: TransferQuery, limit: int, cursor: str | None
+    ) -> tuple[list[Transfer], str | None]:
+        def matches(t: Transfer) -> bool:
+            return (
+                (not query.owner_id or query.owner_id in t.owner_ids)
+                and (not query.states or t.state.value in query.states)
+                and (
+                    not query.wallet_id
+                    or query.wallet_id in (t.source_wallet_id, t.destination_wallet_id)
+                )
+                and (not query.created_gte or t.created_at >= query.created_gte)
+                and (not query.created_lte or t.created_at <= query.created_lte)
+            )
+
+        items = sorted(
+            (t for t in self._items.values() if matches(t)),
+            key=lambda t: (t.created_at, t.id),
+            reverse=True,
+        )
+        if cursor:
+            position = decode_cursor(cursor)
+            items = [t for t in items if (t.created_at, t.id) < position]
+        next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
+        return items[:limit], next_cursor
+
+    async def count_active(self) -> int:
+        return sum(1 for t in self._items.values() if not t.is_terminal)
+
+    async def count_past_deadline(self, before: datetime) -> int:
+        return sum(
+            1
+            for t in self._items.values()
+            if not t.is_terminal and t.step_deadline is not None and t.step_deadline < before
+        )
