@@ -152,7 +152,7 @@ class TransferCoordinator:
             await self._transfers.add(transfer)
         except DuplicateTransfer as duplicate:
             return duplicate.existing, False
-        metrics.TRANSFERS_CREATED.labels(transfer.kind.value).inc()
+        metrics.TRANSFERS_STARTED.labels(transfer.kind.value).inc()
         span = trace.get_current_span()
         span.set_attribute("payflow.transfer_id", transfer.id)
         span.set_attribute("payflow.saga.state", transfer.state.value)

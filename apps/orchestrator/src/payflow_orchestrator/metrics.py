@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-TRANSFERS_CREATED = Counter("payflow_transfers_created_total", "Sagas started", ["kind"])
+TRANSFERS_STARTED = Counter("payflow_transfers_started_total", "Sagas started", ["kind"])
 TRANSFERS_TERMINAL = Counter(
     "payflow_transfers_total",
     "Sagas that reached a terminal status",

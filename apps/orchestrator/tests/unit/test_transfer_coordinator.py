@@ -1,0 +1,247 @@
+"""The coordinator's rules, with in-memory twins for storage and a recording publisher."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from orchestrator_support import POLICY, T0
+
+from payflow_contracts import Envelope, MessagePayload
+from payflow_contracts.events import TransferEvent
+from payflow_contracts.saga import SagaCommand, SagaStep, StepOutcome, StepReply
+from payflow_contracts.streams import StreamNames
+from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest
+from payflow_orchestrator.domain.faults import FaultRule
+from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
+from payflow_orchestrator.fault_rules import InMemoryFaultRuleStore
+from payflow_orchestrator.repository import InMemoryTransferRepository
+
+STREAMS = StreamNames("t")
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, MessagePayload]] = []
+
+    async def publish(self, stream: str, payload: MessagePayload, **_: Any) -> Envelope:
+        self.sent.append((stream, payload))
+        return Envelope.wrap(payload)
+
+    def commands(self) -> list[SagaStep]:
+        return [p.step for _, p in self.sent if isinstance(p, SagaCommand)]
+
+    def events(self) -> list[str]:
+        return [p.event_type for _, p in self.sent if isinstance(p, TransferEvent)]
+
+
+class SilentFeed:
+    async def announce(self, transfer_id: str, view: dict[str, Any]) -> None:
+        return None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def world() -> tuple[
+    TransferCoordinator,
+    RecordingPublisher,
+    Clock,
+    InMemoryTransferRepository,
+    InMemoryFaultRuleStore,
+]:
+    repo = InMemoryTransferRepository()
+    rules = InMemoryFaultRuleStore()
+    publisher = RecordingPublisher()
+    clock = Clock()
+    coordinator = TransferCoordinator(
+        transfers=repo,
+        fault_rules=rules,
+        publisher=publisher,
+        live=SilentFeed(),
+        streams=STREAMS,
+        policy=POLICY,
+        faults_enabled=True,
+        clock=clock,
+    )
+    return coordinator, publisher, clock, repo, rules
+
+
+def request(key: str = "k1", kind: SagaKind = SagaKind.TRANSFER) -> TransferRequest:
+    return TransferRequest(
+        kind=kind,
+        initiator_id="usr_a",
+        idempotency_key=key,
+        source_wallet_id=None if kind == SagaKind.TOP_UP else "wal_a",
+        destination_wallet_id="wal_b",
+        amount=250,
+        currency="EUR",
+        description="rent",
+        metadata={"case": "x"},
+        owner_ids=["usr_a", "usr_b"],
+    )
+
+
+def reply(saga_id: str, step: SagaStep, outcome: StepOutcome) -> Envelope:
+    return Envelope.wrap(StepReply(saga_id=saga_id, step=step, outcome=outcome), saga_id=saga_id)
+
+
+async def test_starting_a_transfer_persists_it_then_sends_the_debit_and_the_created_event(
+    world: Any,
+) -> None:
+    coordinator, publisher, _, repo, _ = world
+    transfer, created = await coordinator.start(request())
+    assert created
+    assert publisher.commands() == [SagaStep.DEBIT_SOURCE]
+    assert publisher.sent[0][0] == STREAMS.wallet_commands
+    assert publisher.events() == ["transfer.created"]
+    stored = await repo.get(transfer.id)
+    assert stored.state == SagaState.DEBITING_SOURCE
+    assert stored.events == {"created": "published"}
+
+
+async def test_a_repeated_idempotency_key_returns_the_first_transfer_and_sends_nothing(
+    world: Any,
+) -> None:
+    coordinator, publisher, _, _, _ = world
+    first, _ = await coordinator.start(request())
+    again, created = await coordinator.start(request())
+    assert not created
+    assert again.id == first.id
+    assert publisher.commands() == [SagaStep.DEBIT_SOURCE]
+
+
+async def test_a_happy_transfer_walks_debit_post_credit_and_completes_once(world: Any) -> None:
+    coordinator, publisher, _, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    for step, outcome in [
+        (SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED),
+        (SagaStep.POST_TRANSFER, StepOutcome.POSTED),
+        (SagaStep.CREDIT_DESTINATION, StepOutcome.CREDITED),
+    ]:
+        await coordinator.on_reply(reply(transfer.id, step, outcome))
+        await coordinator.on_reply(reply(transfer.id, step, outcome))  # duplicate: ignored
+    stored = await repo.get(transfer.id)
+    assert stored.state == SagaState.COMPLETED
+    assert publisher.commands() == [
+        SagaStep.DEBIT_SOURCE,
+        SagaStep.POST_TRANSFER,
+        SagaStep.CREDIT_DESTINATION,
+    ]
+    assert publisher.events() == ["transfer.created", "transfer.completed"]
+    assert [h.state for h in stored.history] == [
+        SagaState.DEBITING_SOURCE,
+        SagaState.POSTING_TRANSFER,
+        SagaState.CREDITING_DESTINATION,
+        SagaState.COMPLETED,
+    ]
+
+
+async def test_a_late_reply_for_an_earlier_step_changes_nothing(world: Any) -> None:
+    coordinator, publisher, _, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    await coordinator.on_reply(reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED))
+    before = await repo.get(transfer.id)
+    await coordinator.on_reply(
+        reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.INSUFFICIENT_FUNDS)
+    )
+    assert await repo.get(transfer.id) == before
+
+
+async def test_the_sweeper_resends_an_unanswered_step_then_abandons_it_and_compensates(
+    world: Any,
+) -> None:
+    coordinator, publisher, clock, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    for _ in range(POLICY.forward_max_sends - 1):
+        clock.now += POLICY.step_timeout + timedelta(seconds=1)
+        assert await coordinator.sweep_once() == 1
+    assert publisher.commands() == [SagaStep.DEBIT_SOURCE] * POLICY.forward_max_sends
+    clock.now += POLICY.step_timeout + timedelta(seconds=1)
+    await coordinator.sweep_once()
+    stored = await repo.get(transfer.id)
+    assert stored.state == SagaState.REFUNDING_SOURCE
+    assert stored.failure_code.value == "step_timeout"
+    assert publisher.commands()[-1] == SagaStep.REFUND_SOURCE
+
+
+async def test_a_compensation_is_resent_forever_with_growing_gaps(world: Any) -> None:
+    coordinator, publisher, clock, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    await coordinator.on_reply(reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED))
+    await coordinator.on_reply(
+        reply(transfer.id, SagaStep.POST_TRANSFER, StepOutcome.LEDGER_REJECTED)
+    )
+    gaps = []
+    for _ in range(12):
+        stored = await repo.get(transfer.id)
+        gaps.append(stored.step_deadline - clock.now)
+        clock.now = stored.step_deadline + timedelta(milliseconds=1)
+        assert await coordinator.sweep_once() == 1
+    stored = await repo.get(transfer.id)
+    assert stored.state == SagaState.REFUNDING_SOURCE
+    assert publisher.commands().count(SagaStep.REFUND_SOURCE) == 13
+    assert gaps[-1] > gaps[0]
+    assert "re-sent (attempt 13)" in stored.history[-1].reason
+    await coordinator.on_reply(reply(transfer.id, SagaStep.REFUND_SOURCE, StepOutcome.REFUNDED))
+    final = await repo.get(transfer.id)
+    assert final.state == SagaState.COMPENSATED
+    assert final.failure_code.value == "ledger_rejected"
+
+
+async def test_events_still_owed_after_a_crash_are_republished_by_the_sweeper(world: Any) -> None:
+    coordinator, publisher, clock, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    # A crash between the state write and the event publish leaves the event pending.
+    await coordinator.on_reply(
+        reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.INSUFFICIENT_FUNDS)
+    )
+    stored = await repo.get(transfer.id)
+    forgotten = stored.model_copy(update={"events": {**stored.events, "failed": "pending"}})
+    repo._items[transfer.id] = forgotten
+    publisher.sent.clear()
+    clock.now += timedelta(seconds=5)
+    await coordinator.sweep_once()
+    assert publisher.events() == ["transfer.failed"]
+    event = publisher.sent[0][1]
+    assert isinstance(event, TransferEvent)
+    assert event.transfer["status"] == "failed"
+    assert event.owner_ids == ["usr_a", "usr_b"]
+    await coordinator.sweep_once()
+    assert publisher.events() == ["transfer.failed"]
+
+
+async def test_a_fault_rule_travels_in_the_command_of_its_step_only(world: Any) -> None:
+    coordinator, publisher, _, _, rules = world
+    await rules.add(FaultRule(id="flt_1", owner_id="usr_a", step="credit", mode="reject"))
+    transfer, _ = await coordinator.start(request())
+    await coordinator.on_reply(reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED))
+    await coordinator.on_reply(reply(transfer.id, SagaStep.POST_TRANSFER, StepOutcome.POSTED))
+    commands = [p for _, p in publisher.sent if isinstance(p, SagaCommand)]
+    assert [c.fault.mode if c.fault else None for c in commands] == [None, None, "reject"]
+
+
+async def test_a_fault_rule_with_unmatched_metadata_does_nothing(world: Any) -> None:
+    coordinator, publisher, _, _, rules = world
+    await rules.add(
+        FaultRule(
+            id="flt_1", owner_id="usr_a", step="debit", mode="reject", match_metadata={"case": "y"}
+        )
+    )
+    await coordinator.start(request())
+    commands = [p for _, p in publisher.sent if isinstance(p, SagaCommand)]
+    assert commands[0].fault is None
+
+
+async def test_a_top_up_starts_with_the_ledger_posting(world: Any) -> None:
+    coordinator, publisher, _, _, _ = world
+    await coordinator.start(request(kind=SagaKind.TOP_UP))
+    assert publisher.commands() == [SagaStep.POST_TOP_UP]
+    assert publisher.sent[0][0] == STREAMS.ledger_commands
