@@ -19,7 +19,9 @@ from pymongo.errors import DuplicateKeyError
 pytestmark = pytest.mark.integration
 
 
-async def test_a_unique_index_refuses_a_second_document_with_duplicate_key_error(mongo_db: Any) -> None:
+async def test_a_unique_index_refuses_a_second_document_with_duplicate_key_error(
+    mongo_db: Any,
+) -> None:
     wallets = mongo_db["wallets"]
     await wallets.create_index([("owner_id", ASCENDING), ("currency", ASCENDING)], unique=True)
     await wallets.insert_one({"_id": "wal_1", "owner_id": "usr_1", "currency": "USD"})
@@ -133,7 +135,9 @@ async def test_sort_and_limit_give_stable_cursor_pages(mongo_db: Any) -> None:
     assert seen == [f"tr_{i:02d}" for i in reversed(range(10))]
 
 
-async def test_find_one_and_update_returns_the_document_after_a_guarded_update(mongo_db: Any) -> None:
+async def test_find_one_and_update_returns_the_document_after_a_guarded_update(
+    mongo_db: Any,
+) -> None:
     sagas = mongo_db["sagas"]
     await sagas.insert_one({"_id": "tr_1", "state": "debiting_source", "version": 3})
     updated = await sagas.find_one_and_update(
@@ -163,7 +167,11 @@ async def test_unset_and_dotted_paths_update_one_key_of_a_map(mongo_db: Any) -> 
 async def test_aggregate_sums_per_group(mongo_db: Any) -> None:
     entries = mongo_db["entries"]
     await entries.insert_many(
-        [{"account": "a", "amount": 5}, {"account": "a", "amount": 7}, {"account": "b", "amount": 1}]
+        [
+            {"account": "a", "amount": 5},
+            {"account": "a", "amount": 7},
+            {"account": "b", "amount": 1},
+        ]
     )
     cursor = await entries.aggregate(
         [{"$group": {"_id": "$account", "total": {"$sum": "$amount"}}}, {"$sort": {"_id": 1}}]
@@ -214,7 +222,9 @@ async def test_gap_index_direction_is_not_reported(mongo_db: Any, stores: Any) -
         assert keys == [[("created_at", -1)]]
 
 
-async def test_gap_transactions_are_not_isolated(mongo_client: Any, mongo_db: Any, stores: Any) -> None:
+async def test_gap_transactions_are_not_isolated(
+    mongo_client: Any, mongo_db: Any, stores: Any
+) -> None:
     """design.md gap (a): inside a transaction, uncommitted writes are visible to other clients on
     the embedded store. PayFlow uses no multi-document transactions."""
     accounts = mongo_db["accounts"]
@@ -232,3 +242,23 @@ async def test_gap_transactions_are_not_isolated(mongo_client: Any, mongo_db: An
         assert seen_outside == 100
     else:
         assert seen_outside == 0
+
+
+async def test_gap_set_of_a_top_level_datetime(mongo_db: Any, stores: Any) -> None:
+    """Measured: on nx-27017 a datetime written with `$set` at the top level is stored as a
+    string (a datetime inside a `$set` sub-document, an insert or a replace keeps its type).
+    PayFlow writes datetimes only by insert or by a version-guarded whole-document replace."""
+    records = mongo_db["records"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    await records.insert_one({"_id": "r", "at": now})
+    await records.update_one({"_id": "r"}, {"$set": {"later": now}})
+    await records.replace_one({"_id": "r"}, {"at": now, "replaced": now, "nested": {"at": now}})
+    replaced = await records.find_one({"_id": "r"})
+    assert replaced["replaced"] == now
+    assert replaced["nested"]["at"] == now
+    await records.update_one({"_id": "r"}, {"$set": {"later": now}})
+    stored = (await records.find_one({"_id": "r"}))["later"]
+    if stores.mongo_is_embedded:
+        assert isinstance(stored, str)
+    else:
+        assert stored == now

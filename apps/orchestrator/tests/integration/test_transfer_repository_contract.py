@@ -141,3 +141,16 @@ async def test_pages_are_newest_first_and_filtered(repository: TransferRepositor
     assert nobody == []
     pending, _ = await repository.page(TransferQuery(states=["debiting_source"]), 10, None)
     assert len(pending) == 7
+
+
+async def test_a_saga_written_by_compare_and_set_keeps_its_deadline_queryable(
+    repository: TransferRepository,
+) -> None:
+    transfer = a_transfer()
+    await repository.add(transfer)
+    advanced, _ = apply_reply(transfer, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED, T0, POLICY)
+    assert await repository.compare_and_set(advanced, transfer.version)
+    assert await repository.due(T0 + timedelta(seconds=1), 10) == []
+    [due] = await repository.due(T0 + POLICY.step_timeout + timedelta(seconds=1), 10)
+    assert due == advanced
+    assert isinstance(due.step_deadline, type(T0))

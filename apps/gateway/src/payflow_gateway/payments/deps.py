@@ -1,0 +1,38 @@
+"""Typed dependencies of the payment routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from payflow_gateway.payments.idempotency_store import IdempotencyStore
+from payflow_gateway.payments.services import PaymentServices
+from payflow_service import ProblemError
+from payflow_settings import ServiceSettings
+
+
+def _components(request: Request) -> dict[str, Any]:
+    return request.app.state.runtime.components  # type: ignore[no-any-return]
+
+
+def payment_services(request: Request) -> PaymentServices:
+    return _components(request)["payment_services"]  # type: ignore[no-any-return]
+
+
+def idempotency_store(request: Request) -> IdempotencyStore:
+    return _components(request)["idempotency_store"]  # type: ignore[no-any-return]
+
+
+def settings(request: Request) -> ServiceSettings:
+    return request.app.state.runtime.settings  # type: ignore[no-any-return]
+
+
+def sandbox_only(request: Request) -> None:
+    if settings(request).is_production:
+        raise ProblemError(404, "not_found", "Not found.")
+
+
+Services = Annotated[PaymentServices, Depends(payment_services)]
+Idempotency = Annotated[IdempotencyStore, Depends(idempotency_store)]
+Settings = Annotated[ServiceSettings, Depends(settings)]

@@ -1,0 +1,152 @@
+"""Idempotency records: one document per (user, key), claimed by a unique insert and settled
+by compare-and-set. A protocol, its MongoDB adapter and an in-memory twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from beanie import Document
+from pymongo import IndexModel
+from pymongo.errors import DuplicateKeyError
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """This request owns the key: do the work, then `complete` (or `release` on a pre-check)."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The key was used with another request body."""
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """The first request with this key is still being processed."""
+
+
+Claim = Claimed | Replay | Mismatch | InProgress
+
+
+class IdempotencyStore(Protocol):
+    async def claim(
+        self, record_id: str, fingerprint: str, now: datetime, lock_for: timedelta, ttl: timedelta
+    ) -> Claim: ...
+    async def complete(self, record_id: str, status: int, body: Any) -> None: ...
+    async def release(self, record_id: str) -> None: ...
+
+
+def _decide(existing: dict[str, Any], fingerprint: str, now: datetime) -> Claim | None:
+    """What an existing, unexpired record answers; None when its lock has lapsed (take over)."""
+    if existing["fingerprint"] != fingerprint:
+        return Mismatch()
+    if existing["state"] == "completed":
+        return Replay(existing["status"], existing["body"])
+    if existing["locked_until"] > now:
+        return InProgress()
+    return None
+
+
+class IdempotencyRecordDocument(Document):
+    class Settings:
+        name = "idempotency_records"
+        indexes = [IndexModel([("expires_at", 1)], expireAfterSeconds=0, name="expire_after_24h")]
+
+
+class MongoIdempotencyStore:
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    async def claim(
+        self, record_id: str, fingerprint: str, now: datetime, lock_for: timedelta, ttl: timedelta
+    ) -> Claim:
+        fresh = {
+            "_id": record_id,
+            "fingerprint": fingerprint,
+            "state": "in_progress",
+            "locked_until": now + lock_for,
+            "created_at": now,
+            "expires_at": now + ttl,
+        }
+        for _ in range(10):
+            try:
+                await self._collection.insert_one(dict(fresh))
+                return Claimed()
+            except DuplicateKeyError:
+                pass
+            existing = await self._collection.find_one({"_id": record_id})
+            if existing is None:
+                continue  # expired and removed meanwhile: try the insert again
+            if existing["expires_at"] <= now:
+                replaced = await self._collection.replace_one(
+                    {"_id": record_id, "expires_at": existing["expires_at"]}, fresh
+                )
+                if replaced.modified_count == 1:
+                    return Claimed()
+                continue
+            decided = _decide(existing, fingerprint, now)
+            if decided is not None:
+                return decided
+            # The first request's lock lapsed (its process died): take over, once.
+            # A whole-document replace, not `$set`: nx-27017 stores a `$set` datetime as a string.
+            taken = await self._collection.replace_one(
+                {
+                    "_id": record_id,
+                    "state": "in_progress",
+                    "locked_until": existing["locked_until"],
+                },
+                {**existing, "locked_until": now + lock_for},
+            )
+            if taken.modified_count == 1:
+                return Claimed()
+        return InProgress()
+
+    async def complete(self, record_id: str, status: int, body: Any) -> None:
+        await self._collection.update_one(
+            {"_id": record_id, "state": "in_progress"},
+            {"$set": {"state": "completed", "status": status, "body": body}},
+        )
+
+    async def release(self, record_id: str) -> None:
+        await self._collection.delete_one({"_id": record_id, "state": "in_progress"})
+
+
+class InMemoryIdempotencyStore:
+    def __init__(self) -> None:
+        self._records: dict[str, dict[str, Any]] = {}
+
+    async def claim(
+        self, record_id: str, fingerprint: str, now: datetime, lock_for: timedelta, ttl: timedelta
+    ) -> Claim:
+        existing = self._records.get(record_id)
+        if existing is not None and existing["expires_at"] > now:
+            decided = _decide(existing, fingerprint, now)
+            if decided is not None:
+                return decided
+            existing["locked_until"] = now + lock_for
+            return Claimed()
+        self._records[record_id] = {
+            "fingerprint": fingerprint,
+            "state": "in_progress",
+            "locked_until": now + lock_for,
+            "expires_at": now + ttl,
+        }
+        return Claimed()
+
+    async def complete(self, record_id: str, status: int, body: Any) -> None:
+        record = self._records.get(record_id)
+        if record is not None and record["state"] == "in_progress":
+            record.update(state="completed", status=status, body=body)
+
+    async def release(self, record_id: str) -> None:
+        record = self._records.get(record_id)
+        if record is not None and record["state"] == "in_progress":
+            del self._records[record_id]

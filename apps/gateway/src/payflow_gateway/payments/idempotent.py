@@ -1,0 +1,76 @@
+"""Runs a money-moving request at most once per (user, Idempotency-Key)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+
+from payflow_gateway.payments.idempotency_keys import KeyProblem, check_key, fingerprint, record_id
+from payflow_gateway.payments.idempotency_store import (
+    Claimed,
+    IdempotencyStore,
+    InProgress,
+    Mismatch,
+    Replay,
+)
+from payflow_service import ProblemError
+
+IDEMPOTENT_REPLAYS = Counter(
+    "payflow_idempotent_replays_total", "Requests answered from a stored idempotent response"
+)
+
+KEY_TTL = timedelta(hours=24)
+# How long a first request may hold its key before a retry may take over (its process died).
+LOCK_FOR = timedelta(seconds=30)
+
+Work = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+async def run_idempotently(
+    request: Request, store: IdempotencyStore, user_id: str, body: Any, work: Work
+) -> JSONResponse:
+    try:
+        key = check_key(request.headers.get("idempotency-key"))
+    except KeyProblem as problem:
+        raise ProblemError(400, problem.code, problem.detail) from None
+    rid = record_id(user_id, key)
+    claim = await store.claim(
+        rid,
+        fingerprint(request.method, request.url.path, body),
+        datetime.now(UTC),
+        LOCK_FOR,
+        KEY_TTL,
+    )
+    if isinstance(claim, Mismatch):
+        raise ProblemError(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request body.",
+        )
+    if isinstance(claim, InProgress):
+        raise ProblemError(
+            409,
+            "idempotency_key_in_use",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    if isinstance(claim, Replay):
+        IDEMPOTENT_REPLAYS.inc()
+        return JSONResponse(
+            claim.body, status_code=claim.status, headers={"Idempotent-Replayed": "true"}
+        )
+    assert isinstance(claim, Claimed)
+    try:
+        status, answer = await work()
+    except ProblemError as problem:
+        # Pre-check failures are not stored: the client may fix the request and reuse the key.
+        if problem.status < 500:
+            await store.release(rid)
+        raise
+    await store.complete(rid, status, answer)
+    return JSONResponse(answer, status_code=status)

@@ -1,0 +1,144 @@
+"""Clients of the internal APIs the payment routes need (orchestrator, wallet, ledger)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from payflow_service import ProblemError
+
+
+class ServiceUnavailable(ProblemError):
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            503, "service_unavailable", f"The {service} service is not reachable; retry later."
+        )
+
+
+class PaymentServices(Protocol):
+    async def wallet(self, wallet_id: str) -> dict[str, Any] | None: ...
+    async def all_wallets(self) -> list[dict[str, Any]]: ...
+    async def start_transfer(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def transfer(self, transfer_id: str) -> dict[str, Any] | None: ...
+    async def transfers(self, params: dict[str, Any]) -> dict[str, Any]: ...
+    async def stuck_sagas(self) -> int: ...
+    async def ledger_balances(self) -> dict[str, int]: ...
+    async def journal_check(self) -> dict[str, Any]: ...
+    async def add_fault(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def faults(self, owner_id: str) -> list[dict[str, Any]]: ...
+    async def remove_fault(self, owner_id: str, fault_id: str) -> bool: ...
+
+
+class HttpPaymentServices:
+    def __init__(
+        self, orchestrator: httpx.AsyncClient, wallet: httpx.AsyncClient, ledger: httpx.AsyncClient
+    ) -> None:
+        self._orchestrator = orchestrator
+        self._wallet = wallet
+        self._ledger = ledger
+
+    async def _call(
+        self, client: httpx.AsyncClient, service: str, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            response = await client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(service) from exc
+        if response.status_code >= 500:
+            raise ServiceUnavailable(service)
+        return response
+
+    async def wallet(self, wallet_id: str) -> dict[str, Any] | None:
+        response = await self._call(self._wallet, "wallet", "GET", f"/internal/wallets/{wallet_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def all_wallets(self) -> list[dict[str, Any]]:
+        wallets: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            response = await self._call(
+                self._wallet, "wallet", "GET", "/internal/wallets", params=params
+            )
+            response.raise_for_status()
+            page = response.json()
+            wallets += page["data"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return wallets
+
+    async def start_transfer(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._call(
+            self._orchestrator, "orchestrator", "POST", "/internal/transfers", json=body
+        )
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def transfer(self, transfer_id: str) -> dict[str, Any] | None:
+        response = await self._call(
+            self._orchestrator, "orchestrator", "GET", f"/internal/transfers/{transfer_id}"
+        )
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def transfers(self, params: dict[str, Any]) -> dict[str, Any]:
+        response = await self._call(
+            self._orchestrator, "orchestrator", "GET", "/internal/transfers", params=params
+        )
+        if response.status_code == 400:
+            raise ProblemError(400, "invalid_cursor", "The cursor is not valid.")
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def stuck_sagas(self) -> int:
+        response = await self._call(
+            self._orchestrator, "orchestrator", "GET", "/internal/sagas/stuck"
+        )
+        response.raise_for_status()
+        return int(response.json()["stuck_transfers"])
+
+    async def ledger_balances(self) -> dict[str, int]:
+        response = await self._call(self._ledger, "ledger", "GET", "/internal/balances")
+        response.raise_for_status()
+        return {k: int(v) for k, v in response.json()["balances"].items()}
+
+    async def journal_check(self) -> dict[str, Any]:
+        response = await self._call(self._ledger, "ledger", "GET", "/internal/journal/check")
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def add_fault(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._call(
+            self._orchestrator, "orchestrator", "POST", "/internal/faults", json=body
+        )
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def faults(self, owner_id: str) -> list[dict[str, Any]]:
+        response = await self._call(
+            self._orchestrator,
+            "orchestrator",
+            "GET",
+            "/internal/faults",
+            params={"owner_id": owner_id},
+        )
+        response.raise_for_status()
+        return response.json()["data"]  # type: ignore[no-any-return]
+
+    async def remove_fault(self, owner_id: str, fault_id: str) -> bool:
+        response = await self._call(
+            self._orchestrator,
+            "orchestrator",
+            "DELETE",
+            f"/internal/faults/{fault_id}",
+            params={"owner_id": owner_id},
+        )
+        return response.status_code == 204

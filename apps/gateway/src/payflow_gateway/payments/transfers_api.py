@@ -1,0 +1,273 @@
+"""Public routes: transfers, top-ups, and the live transfer stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse
+
+from payflow_gateway.auth.dependencies import CurrentUser
+from payflow_gateway.payments.deps import Idempotency, Services, Settings
+from payflow_gateway.payments.idempotent import run_idempotently
+from payflow_gateway.payments.schemas import TopUpCreate, TransferCreate, problems
+from payflow_service import ProblemError
+from payflow_settings import ServiceSettings
+
+router = APIRouter(prefix="/v1", tags=["transfers"])
+
+TERMINAL = frozenset({"completed", "failed"})
+MAX_WAIT_S = 10.0
+
+
+def public_transfer(internal: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in internal.items() if k not in ("owner_ids", "initiator_id")}
+
+
+def _wallet_not_found() -> ProblemError:
+    return ProblemError(404, "wallet_not_found", "No such wallet.")
+
+
+def _check_amount(amount: int, settings: ServiceSettings) -> None:
+    if amount > settings.max_transfer_amount:
+        raise ProblemError(
+            422,
+            "validation_error",
+            "The request is not valid.",
+            errors=[
+                {
+                    "loc": "body.amount",
+                    "msg": f"amount must be at most {settings.max_transfer_amount} minor units",
+                }
+            ],
+        )
+
+
+def _check_currency(currency: str, settings: ServiceSettings) -> None:
+    if currency not in settings.currency_list:
+        raise ProblemError(
+            422,
+            "validation_error",
+            "The request is not valid.",
+            errors=[
+                {
+                    "loc": "body.currency",
+                    "msg": f"currency must be one of {', '.join(settings.currency_list)}",
+                }
+            ],
+        )
+
+
+def _wait_seconds(request: Request) -> float:
+    prefer = request.headers.get("prefer", "")
+    for part in prefer.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return max(0.0, min(float(value.strip()), MAX_WAIT_S))
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
+async def _await_terminal(
+    services: Services, transfer: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while transfer["status"] not in TERMINAL and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        latest = await services.transfer(transfer["id"])
+        if latest is not None:
+            transfer = latest
+    return transfer
+
+
+@router.post(
+    "/transfers",
+    status_code=202,
+    responses=problems(400, 404, 409, 422),
+    summary="Move money between wallets (saga); requires an Idempotency-Key header",
+)
+async def create_transfer(
+    body: TransferCreate,
+    request: Request,
+    user: CurrentUser,
+    services: Services,
+    idempotency: Idempotency,
+    settings: Settings,
+) -> JSONResponse:
+    _check_amount(body.amount, settings)
+    _check_currency(body.currency, settings)
+    if body.source_wallet_id == body.destination_wallet_id:
+        raise ProblemError(422, "same_wallet", "The source and destination wallets are the same.")
+    wait = _wait_seconds(request)
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        source = await services.wallet(body.source_wallet_id)
+        if source is None or source["owner_id"] != user.id:
+            raise _wallet_not_found()
+        destination = await services.wallet(body.destination_wallet_id)
+        if destination is None:
+            raise _wallet_not_found()
+        if source["currency"] != body.currency or destination["currency"] != body.currency:
+            raise ProblemError(
+                422,
+                "currency_mismatch",
+                "Both wallets must hold the transfer's currency.",
+            )
+        transfer = await services.start_transfer(
+            {
+                "initiator_id": user.id,
+                "idempotency_key": request.headers["idempotency-key"],
+                "kind": "transfer",
+                "source_wallet_id": body.source_wallet_id,
+                "destination_wallet_id": body.destination_wallet_id,
+                "amount": body.amount,
+                "currency": body.currency,
+                "description": body.description,
+                "metadata": body.metadata,
+                "owner_ids": [user.id, destination["owner_id"]],
+            }
+        )
+        if wait:
+            transfer = await _await_terminal(services, transfer, wait)
+        status = 200 if transfer["status"] in TERMINAL and wait else 202
+        return status, public_transfer(transfer)
+
+    return await run_idempotently(request, idempotency, user.id, body.model_dump(mode="json"), work)
+
+
+@router.post(
+    "/wallets/{wallet_id}/top-ups",
+    status_code=202,
+    responses=problems(400, 404, 409, 422),
+    tags=["wallets"],
+    summary="Sandbox funding from the system funding account (not in production)",
+)
+async def create_top_up(
+    wallet_id: str,
+    body: TopUpCreate,
+    request: Request,
+    user: CurrentUser,
+    services: Services,
+    idempotency: Idempotency,
+    settings: Settings,
+) -> JSONResponse:
+    if settings.is_production:
+        raise ProblemError(404, "not_found", "Not found.")
+    _check_amount(body.amount, settings)
+    wait = _wait_seconds(request)
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        wallet = await services.wallet(wallet_id)
+        if wallet is None or wallet["owner_id"] != user.id:
+            raise _wallet_not_found()
+        transfer = await services.start_transfer(
+            {
+                "initiator_id": user.id,
+                "idempotency_key": request.headers["idempotency-key"],
+                "kind": "top_up",
+                "destination_wallet_id": wallet_id,
+                "amount": body.amount,
+                "currency": wallet["currency"],
+                "description": "sandbox top-up",
+                "metadata": {},
+                "owner_ids": [user.id],
+            }
+        )
+        if wait:
+            transfer = await _await_terminal(services, transfer, wait)
+        status = 200 if transfer["status"] in TERMINAL and wait else 202
+        return status, public_transfer(transfer)
+
+    return await run_idempotently(
+        request, idempotency, user.id, {"wallet_id": wallet_id, **body.model_dump()}, work
+    )
+
+
+async def _owned_transfer(services: Services, transfer_id: str, user_id: str) -> dict[str, Any]:
+    transfer = await services.transfer(transfer_id)
+    if transfer is None or user_id not in transfer.get("owner_ids", []):
+        raise ProblemError(404, "transfer_not_found", "No such transfer.")
+    return transfer
+
+
+@router.get("/transfers/{transfer_id}", responses=problems(404))
+async def get_transfer(transfer_id: str, user: CurrentUser, services: Services) -> dict[str, Any]:
+    return public_transfer(await _owned_transfer(services, transfer_id, user.id))
+
+
+@router.get("/transfers", responses=problems(400, 422))
+async def list_transfers(
+    user: CurrentUser,
+    services: Services,
+    status: Annotated[str | None, Query(pattern="^(pending|processing|completed|failed)$")] = None,
+    wallet_id: str | None = None,
+    created_gte: datetime | None = None,
+    created_lte: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"owner_id": user.id, "limit": limit}
+    for name, value in (
+        ("status", status),
+        ("wallet_id", wallet_id),
+        ("created_gte", created_gte.isoformat() if created_gte else None),
+        ("created_lte", created_lte.isoformat() if created_lte else None),
+        ("cursor", cursor),
+    ):
+        if value is not None:
+            params[name] = value
+    page = await services.transfers(params)
+    return {"data": [public_transfer(t) for t in page["data"]], "next_cursor": page["next_cursor"]}
+
+
+@router.get(
+    "/transfers/{transfer_id}/stream",
+    responses={200: {"content": {"text/event-stream": {}}}, **problems(404)},
+    summary="Server-sent events of the transfer's state changes until it is terminal",
+)
+async def stream_transfer(
+    transfer_id: str, request: Request, user: CurrentUser, services: Services
+) -> EventSourceResponse:
+    first = await _owned_transfer(services, transfer_id, user.id)
+    runtime = request.app.state.runtime
+    channel = runtime.settings.streams.transfer_channel(transfer_id)
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        last_state = first["state"]
+        yield {"event": "transfer", "data": json.dumps(public_transfer(first))}
+        if first["status"] in TERMINAL:
+            return
+        pubsub = runtime.redis.pubsub()
+        await pubsub.subscribe(channel)
+        try:
+            # Pub/Sub may drop a message (it is at most once), so a periodic read of the
+            # transfer fills any gap; the stream ends once the transfer is terminal.
+            last_poll = time.monotonic()
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                view: dict[str, Any] | None = None
+                if message and message.get("type") == "message":
+                    view = json.loads(message["data"])
+                elif time.monotonic() - last_poll > 2:
+                    last_poll = time.monotonic()
+                    latest = await services.transfer(transfer_id)
+                    view = public_transfer(latest) if latest else None
+                if view is None or view["state"] == last_state:
+                    continue
+                last_state = view["state"]
+                yield {"event": "transfer", "data": json.dumps(view)}
+                if view["status"] in TERMINAL:
+                    return
+        finally:
+            await pubsub.unsubscribe(channel)
+            await pubsub.aclose()
+
+    return EventSourceResponse(events(), ping=15)
