@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from typing import Any
 
 import httpx
@@ -24,8 +25,20 @@ async def storm(
     gate = asyncio.Semaphore(concurrency)
 
     async def one(source: Customer, destination: Customer, amount: int) -> tuple[Customer, str]:
+        key = uuid.uuid4().hex
         async with gate:
-            response = await source.transfer(destination.wallet_id, amount, wait=False)
+            # As a real client does: retry with the SAME key while a service is restarting.
+            for _ in range(120):
+                try:
+                    response = await source.transfer(
+                        destination.wallet_id, amount, key=key, wait=False
+                    )
+                except httpx.TransportError:
+                    await asyncio.sleep(0.5)
+                    continue
+                if response.status_code not in (409, 503):
+                    break
+                await asyncio.sleep(0.5)
         assert response.status_code == 202, response.text
         return source, str(response.json()["id"])
 

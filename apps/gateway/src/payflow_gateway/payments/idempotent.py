@@ -67,10 +67,11 @@ async def run_idempotently(
     assert isinstance(claim, Claimed)
     try:
         status, answer = await work()
-    except ProblemError as problem:
-        # Pre-check failures are not stored: the client may fix the request and reuse the key.
-        if problem.status < 500:
-            await store.release(rid)
+    except BaseException:
+        # Nothing is stored for a request that did not finish: pre-check failures may be fixed
+        # and retried with the same key, and after a downstream failure a retry is safe because
+        # the orchestrator itself keeps one transfer per (user, key).
+        await store.release(rid)
         raise
     await store.complete(rid, status, answer)
     return JSONResponse(answer, status_code=status)
