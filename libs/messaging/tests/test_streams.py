@@ -154,7 +154,9 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_stream_ke
     assert (await redis_client.xpending(stream, "g"))["pending"] == 0
 
 
-async def test_an_unreadable_message_is_dead_lettered_at_once(redis_client: Any, unique: str) -> None:
+async def test_an_unreadable_message_is_dead_lettered_at_once(
+    redis_client: Any, unique: str
+) -> None:
     stream = f"t{unique}:s"
     consumer = StreamConsumer(redis_client, config(stream))
     await consumer.ensure_group()

@@ -6,8 +6,8 @@ versioned type (`wallet.debit.v1`), which is how consumers route it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 import builtins
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
