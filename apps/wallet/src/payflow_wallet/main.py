@@ -2,12 +2,79 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
-from payflow_service import create_service_app
+from payflow_contracts.streams import WALLET_GROUP
+from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
+from payflow_service import ServiceRuntime, create_service_app
+from payflow_wallet.api import router
+from payflow_wallet.command_handlers import WalletCommandHandlers
+from payflow_wallet.mark_pruner import MarkPruner
+from payflow_wallet.mongo_repository import (
+    MongoOperationLog,
+    MongoWalletRepository,
+    OperationDocument,
+    WalletDocument,
+)
 from payflow_wallet.settings import WalletSettings
+from payflow_wallet.wallet_operations import WalletOperations
 
 
 def create_app(settings: WalletSettings | None = None) -> FastAPI:
     settings = settings or WalletSettings()
-    return create_service_app(service="wallet", settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+        wallets = MongoWalletRepository()
+        operations = MongoOperationLog()
+        wallet_operations = WalletOperations(
+            wallets, operations, max_attempts=settings.operation_max_attempts
+        )
+        handlers = WalletCommandHandlers(
+            wallet_operations,
+            StreamPublisher(runtime.redis),
+            settings.streams.saga_replies,
+            faults_enabled=not settings.is_production,
+        )
+        consumer = StreamConsumer(
+            runtime.redis,
+            ConsumerConfig(
+                stream=settings.streams.wallet_commands,
+                group=WALLET_GROUP,
+                claim_idle_ms=settings.stream_claim_idle_ms,
+                max_deliveries=settings.stream_max_deliveries,
+                concurrency=settings.command_concurrency,
+            ),
+        )
+        handlers.register(consumer)
+        pruner = MarkPruner(wallets, operations)
+        runtime.components.update(
+            wallets=wallets,
+            operations=operations,
+            wallet_operations=wallet_operations,
+            command_handlers=handlers,
+            mark_pruner=pruner,
+        )
+        stop = asyncio.Event()
+        consumer_task = asyncio.create_task(consumer.run(), name="wallet-commands")
+        pruner_task = asyncio.create_task(
+            pruner.run(settings.mark_prune_interval_s, stop), name="wallet-mark-pruner"
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            consumer.stop()
+            await asyncio.gather(consumer_task, pruner_task, return_exceptions=True)
+
+    return create_service_app(
+        service="wallet",
+        settings=settings,
+        document_models=[WalletDocument, OperationDocument],
+        routers=[router],
+        compose=compose,
+    )

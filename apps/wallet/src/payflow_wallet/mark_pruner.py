@@ -1,0 +1,44 @@
+"""Drops wallet marks whose operation is recorded, so a wallet document stays small.
+
+A prune is one guarded write per wallet that also bumps `marks_epoch`; it runs off the hot
+path, batched per wallet, so concurrent operations on a wallet rarely have to decide again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from payflow_wallet.repository import OperationLog, WalletRepository
+
+logger = logging.getLogger(__name__)
+
+
+class MarkPruner:
+    def __init__(
+        self, wallets: WalletRepository, operations: OperationLog, batch_size: int = 100
+    ) -> None:
+        self._wallets = wallets
+        self._operations = operations
+        self._batch_size = batch_size
+
+    async def prune_once(self) -> int:
+        """Prune the recorded marks of one batch of wallets; return how many were dropped."""
+        pruned = 0
+        for wallet in await self._wallets.with_marks(self._batch_size):
+            recorded = await self._operations.find(list(wallet.marks))
+            # A mark without its record is a decision still being recorded: it must stay.
+            settled = [op for op in wallet.marks if op in recorded]
+            if settled and await self._wallets.prune_marks(wallet.id, wallet.marks_epoch, settled):
+                pruned += len(settled)
+        return pruned
+
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.prune_once()
+            except Exception:  # the next round retries; a prune is never needed for correctness
+                logger.exception("pruning wallet marks failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)

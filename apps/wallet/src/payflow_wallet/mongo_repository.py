@@ -1,0 +1,258 @@
+"""MongoDB adapters of the wallet ports: Beanie documents for schema and indexes, and guarded
+single-document writes through the collection (no multi-document transactions, ever)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from beanie import Document, SortDirection
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_wallet.domain.operations import Guard, OperationKind, OperationRecord, WalletChange
+from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus
+from payflow_wallet.pagination import PagePosition
+from payflow_wallet.repository import DuplicateWallet
+
+# Operation ids become keys of the `marks` map; a key may not contain "." or start with "$".
+_KEY_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"))
+
+
+def mark_key(operation_id: str) -> str:
+    for raw, escaped in _KEY_ESCAPES:
+        operation_id = operation_id.replace(raw, escaped)
+    return operation_id
+
+
+def operation_of(key: str) -> str:
+    for raw, escaped in reversed(_KEY_ESCAPES):
+        key = key.replace(escaped, raw)
+    return key
+
+
+class WalletDocument(Document):
+    """The `wallets` collection. `marks` maps operation ids (escaped) to verdicts."""
+
+    id: str  # type: ignore[assignment]  # "wal_..." ids, not ObjectIds
+    owner_id: str
+    currency: str
+    balance: int
+    status: WalletStatus
+    version: int = 0
+    marks: dict[str, Verdict] = Field(default_factory=dict)
+    marks_epoch: int = 0
+    marks_count: int = 0
+    """How many marks the wallet holds, so that the pruner finds them by an index."""
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        name = "wallets"
+        indexes = [
+            IndexModel([("owner_id", ASCENDING), ("created_at", ASCENDING)], name="by_owner"),
+            IndexModel([("created_at", ASCENDING)], name="by_created"),
+            IndexModel([("marks_count", ASCENDING)], name="by_marks_count"),
+        ]
+
+
+def _to_wallet(doc: WalletDocument) -> Wallet:
+    return Wallet(
+        id=doc.id,
+        owner_id=doc.owner_id,
+        currency=doc.currency,
+        balance=doc.balance,
+        status=doc.status,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+        version=doc.version,
+        marks={operation_of(k): v for k, v in doc.marks.items()},
+        marks_epoch=doc.marks_epoch,
+    )
+
+
+# `$currentDate`, not `$set`: the embedded store (nx-27017) stores a datetime given to `$set`
+# as a naive string; the store's own clock is also the honest time of the write.
+_TOUCH: dict[str, Any] = {"$currentDate": {"updated_at": True}}
+
+
+def guard_filter(wallet_id: str, guard: Guard) -> dict[str, Any]:
+    query: dict[str, Any] = {"_id": wallet_id, "marks_epoch": guard.marks_epoch}
+    for op in guard.absent_marks:
+        query[f"marks.{mark_key(op)}"] = {"$exists": False}
+    if guard.statuses is not None:
+        query["status"] = {"$in": sorted(s.value for s in guard.statuses)}
+    balance: dict[str, int] = {}
+    if guard.balance_at_least is not None:
+        balance["$gte"] = guard.balance_at_least
+    if guard.balance_below is not None:
+        balance["$lt"] = guard.balance_below
+    if balance:
+        query["balance"] = balance
+    return query
+
+
+class MongoWalletRepository:
+    def __init__(self) -> None:
+        self._collection = WalletDocument.get_pymongo_collection()
+
+    async def add(self, wallet: Wallet) -> None:
+        if wallet.marks:
+            raise ValueError("a new wallet holds no marks")
+        document = WalletDocument(
+            id=wallet.id,
+            owner_id=wallet.owner_id,
+            currency=wallet.currency,
+            balance=wallet.balance,
+            status=wallet.status,
+            version=wallet.version,
+            created_at=wallet.created_at,
+            updated_at=wallet.updated_at,
+        )
+        try:
+            await document.insert()
+        except DuplicateKeyError:
+            raise DuplicateWallet(wallet.id) from None
+
+    async def get(self, wallet_id: str) -> Wallet | None:
+        document = await WalletDocument.get(wallet_id)
+        return _to_wallet(document) if document else None
+
+    async def page(
+        self, owner_id: str | None, limit: int, after: PagePosition | None
+    ) -> list[Wallet]:
+        query: dict[str, Any] = {}
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        if after is not None:
+            query["$or"] = [
+                {"created_at": {"$gt": after.created_at}},
+                {"created_at": after.created_at, "_id": {"$gt": after.id}},
+            ]
+        documents = (
+            await WalletDocument.find(query)
+            .sort([("created_at", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)])
+            .limit(limit)
+            .to_list()
+        )
+        return [_to_wallet(d) for d in documents]
+
+    async def set_status(
+        self,
+        wallet_id: str,
+        status: WalletStatus,
+        allowed_from: frozenset[WalletStatus],
+    ) -> bool:
+        result = await self._collection.update_one(
+            {"_id": wallet_id, "status": {"$in": sorted(s.value for s in allowed_from)}},
+            {"$set": {"status": status.value}, "$inc": {"version": 1}, **_TOUCH},
+        )
+        return bool(result.matched_count == 1)
+
+    async def apply(self, wallet_id: str, guard: Guard, change: WalletChange) -> bool:
+        new_marks = {f"marks.{mark_key(op)}": v.value for op, v in change.marks.items()}
+        result = await self._collection.update_one(
+            guard_filter(wallet_id, guard),
+            {
+                "$inc": {
+                    "balance": change.balance_delta,
+                    "version": 1,
+                    "marks_count": len(new_marks),
+                },
+                "$set": new_marks,
+                **_TOUCH,
+            },
+        )
+        return bool(result.matched_count == 1)
+
+    async def prune_marks(
+        self, wallet_id: str, marks_epoch: int, operation_ids: Collection[str]
+    ) -> bool:
+        if not operation_ids:
+            return True
+        keys = [f"marks.{mark_key(op)}" for op in operation_ids]
+        # Marks only ever leave through a prune, which moves the epoch: at this epoch every
+        # listed mark still exists, so the count goes down by exactly len(keys).
+        result = await self._collection.update_one(
+            {"_id": wallet_id, "marks_epoch": marks_epoch, **{k: {"$exists": True} for k in keys}},
+            {
+                "$unset": dict.fromkeys(keys, ""),
+                "$inc": {"marks_epoch": 1, "marks_count": -len(keys)},
+            },
+        )
+        return bool(result.matched_count == 1)
+
+    async def with_marks(self, limit: int) -> list[Wallet]:
+        documents = await WalletDocument.find({"marks_count": {"$gt": 0}}).limit(limit).to_list()
+        return [_to_wallet(d) for d in documents]
+
+
+class OperationDocument(Document):
+    """The `wallet_operations` collection: one record per operation id, written once."""
+
+    id: str  # type: ignore[assignment]  # the operation id "<saga_id>:<step>"
+    saga_id: str
+    step: SagaStep
+    kind: OperationKind
+    wallet_id: str
+    amount: int
+    currency: str
+    verdict: Verdict
+    outcome: StepOutcome
+    reason: str | None = None
+    recorded_at: datetime
+
+    class Settings:
+        name = "wallet_operations"
+        indexes = [IndexModel([("wallet_id", ASCENDING), ("recorded_at", ASCENDING)])]
+
+
+def _to_record(doc: OperationDocument) -> OperationRecord:
+    return OperationRecord(
+        operation_id=doc.id,
+        saga_id=doc.saga_id,
+        step=doc.step,
+        kind=doc.kind,
+        wallet_id=doc.wallet_id,
+        amount=doc.amount,
+        currency=doc.currency,
+        verdict=doc.verdict,
+        outcome=doc.outcome,
+        reason=doc.reason,
+        recorded_at=doc.recorded_at,
+    )
+
+
+class MongoOperationLog:
+    async def find(self, operation_ids: Collection[str]) -> dict[str, OperationRecord]:
+        if not operation_ids:
+            return {}
+        documents = await OperationDocument.find({"_id": {"$in": list(operation_ids)}}).to_list()
+        return {d.id: _to_record(d) for d in documents}
+
+    async def record(self, record: OperationRecord) -> OperationRecord:
+        document = OperationDocument(
+            id=record.operation_id,
+            saga_id=record.saga_id,
+            step=record.step,
+            kind=record.kind,
+            wallet_id=record.wallet_id,
+            amount=record.amount,
+            currency=record.currency,
+            verdict=record.verdict,
+            outcome=record.outcome,
+            reason=record.reason,
+            recorded_at=record.recorded_at,
+        )
+        try:
+            await document.insert()
+        except DuplicateKeyError:
+            # The unique _id is the arbiter: the record written first is the answer.
+            stored = await OperationDocument.get(record.operation_id)
+            if stored is None:  # pragma: no cover - records are never deleted
+                raise
+            return _to_record(stored)
+        return record

@@ -1,0 +1,61 @@
+"""The storage ports of the wallet service: wallets and the permanent operation records.
+
+Two implementations pass one contract suite: `mongo_repository` (production) and
+`memory_repository` (its in-memory twin). Every write is one atomic single-document operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+from payflow_wallet.domain.operations import Guard, OperationRecord, WalletChange
+from payflow_wallet.domain.wallet import Wallet, WalletStatus
+from payflow_wallet.pagination import PagePosition
+
+
+class DuplicateWallet(Exception):
+    """A wallet with this id exists already."""
+
+
+class WalletRepository(Protocol):
+    async def add(self, wallet: Wallet) -> None:
+        """Store a new wallet; `DuplicateWallet` if its id is taken."""
+
+    async def get(self, wallet_id: str) -> Wallet | None: ...
+
+    async def page(
+        self, owner_id: str | None, limit: int, after: PagePosition | None
+    ) -> list[Wallet]:
+        """Up to `limit` wallets (of `owner_id`, or all), by (created_at, id), after `after`."""
+
+    async def set_status(
+        self,
+        wallet_id: str,
+        status: WalletStatus,
+        allowed_from: frozenset[WalletStatus],
+    ) -> bool:
+        """Move the wallet to `status` if its status is in `allowed_from`; False otherwise."""
+
+    async def apply(self, wallet_id: str, guard: Guard, change: WalletChange) -> bool:
+        """Apply `change` in one atomic write if `guard` holds; False (nothing written) if not.
+
+        Every write also moves `version` and sets `updated_at` to the store's clock."""
+
+    async def prune_marks(
+        self, wallet_id: str, marks_epoch: int, operation_ids: Collection[str]
+    ) -> bool:
+        """Drop these marks and bump the epoch, if the epoch is still `marks_epoch`."""
+
+    async def with_marks(self, limit: int) -> list[Wallet]:
+        """Some wallets that hold marks (for the pruner)."""
+
+
+class OperationLog(Protocol):
+    async def find(self, operation_ids: Collection[str]) -> dict[str, OperationRecord]: ...
+
+    async def record(self, record: OperationRecord) -> OperationRecord:
+        """Store the record unless one with its operation id exists; return the stored one.
+
+        The first record of an operation wins and is never replaced: it is the reply every
+        repeat of the command gets."""

@@ -1,0 +1,267 @@
+"""One contract for the wallet storage ports, run on the MongoDB adapters and their twins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from beanie import init_beanie
+
+from payflow_contracts.saga import SagaStep
+from payflow_wallet.domain.operations import (
+    Guard,
+    OperationKind,
+    OperationRecord,
+    WalletChange,
+)
+from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus, open_wallet
+from payflow_wallet.memory_repository import InMemoryOperationLog, InMemoryWalletRepository
+from payflow_wallet.mongo_repository import (
+    MongoOperationLog,
+    MongoWalletRepository,
+    OperationDocument,
+    WalletDocument,
+    mark_key,
+    operation_of,
+)
+from payflow_wallet.pagination import PagePosition
+from payflow_wallet.repository import DuplicateWallet, OperationLog, WalletRepository
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+OP = "tr_1:debit_source"
+ACTIVE = frozenset({WalletStatus.ACTIVE})
+
+
+@pytest.fixture(params=["mongo", "memory"])
+async def ports(
+    request: Any, mongo_db: Any
+) -> AsyncIterator[tuple[WalletRepository, OperationLog]]:
+    if request.param == "memory":
+        yield InMemoryWalletRepository(), InMemoryOperationLog()
+        return
+    await init_beanie(database=mongo_db, document_models=[WalletDocument, OperationDocument])
+    yield MongoWalletRepository(), MongoOperationLog()
+
+
+@pytest.fixture
+def wallets(ports: tuple[WalletRepository, OperationLog]) -> WalletRepository:
+    return ports[0]
+
+
+@pytest.fixture
+def operations(ports: tuple[WalletRepository, OperationLog]) -> OperationLog:
+    return ports[1]
+
+
+def a_wallet(wallet_id: str = "wal_1", owner: str = "usr_1", at: datetime = T0) -> Wallet:
+    return open_wallet(wallet_id, owner, "USD", at)
+
+
+async def funded(wallets: WalletRepository, balance: int, wallet_id: str = "wal_1") -> Wallet:
+    await wallets.add(a_wallet(wallet_id))
+    assert await wallets.apply(
+        wallet_id, Guard(0, ("seed",)), WalletChange(balance, {"seed": Verdict.CREDITED})
+    )
+    stored = await wallets.get(wallet_id)
+    assert stored is not None
+    return stored
+
+
+def a_record(
+    op: str = OP, verdict: Verdict = Verdict.DEBITED, reason: str | None = None
+) -> OperationRecord:
+    from payflow_wallet.domain.operations import outcome_for
+
+    return OperationRecord(
+        operation_id=op,
+        saga_id=op.split(":")[0],
+        step=SagaStep.DEBIT_SOURCE,
+        kind=OperationKind.DEBIT,
+        wallet_id="wal_1",
+        amount=10,
+        currency="USD",
+        verdict=verdict,
+        outcome=outcome_for(OperationKind.DEBIT, verdict),
+        reason=reason,
+        recorded_at=T0,
+    )
+
+
+async def test_a_wallet_is_stored_and_read_back_unchanged(wallets: WalletRepository) -> None:
+    wallet = a_wallet()
+    await wallets.add(wallet)
+    assert await wallets.get("wal_1") == wallet
+    assert await wallets.get("wal_nope") is None
+
+
+async def test_a_wallet_id_is_taken_once(wallets: WalletRepository) -> None:
+    await wallets.add(a_wallet())
+    with pytest.raises(DuplicateWallet):
+        await wallets.add(a_wallet())
+
+
+async def test_pages_follow_creation_order_then_id_without_gaps_or_repeats(
+    wallets: WalletRepository,
+) -> None:
+    # Several wallets share a creation instant: the id breaks the tie.
+    for i in range(7):
+        await wallets.add(
+            a_wallet(f"wal_{i}", "usr_a" if i % 2 else "usr_b", T0 + timedelta(milliseconds=i // 3))
+        )
+    seen: list[str] = []
+    after: PagePosition | None = None
+    while True:
+        page = await wallets.page(None, 3, after)
+        seen += [w.id for w in page]
+        if len(page) < 3:
+            break
+        after = PagePosition(page[-1].created_at, page[-1].id)
+    assert seen == [f"wal_{i}" for i in range(7)]
+    owned = await wallets.page("usr_a", 10, None)
+    assert [w.id for w in owned] == ["wal_1", "wal_3", "wal_5"]
+
+
+async def test_a_guarded_change_applies_balance_and_marks_in_one_write(
+    wallets: WalletRepository,
+) -> None:
+    wallet = await funded(wallets, 100)
+    change = WalletChange(-30, {OP: Verdict.DEBITED})
+    guard = Guard(wallet.marks_epoch, (OP,), ACTIVE, balance_at_least=30)
+    assert await wallets.apply("wal_1", guard, change)
+    stored = await wallets.get("wal_1")
+    assert stored is not None
+    assert stored.balance == 70
+    assert stored.marks[OP] is Verdict.DEBITED
+    assert stored.version == wallet.version + 1
+    # The store stamps the write with its own clock, as a tz-aware datetime.
+    assert stored.updated_at.tzinfo is not None and stored.updated_at >= wallet.updated_at
+    # The same mark cannot be written twice.
+    assert not await wallets.apply("wal_1", guard, change)
+    assert (await wallets.get("wal_1")).balance == 70  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        Guard(1, ("tr_2:x",)),  # the epoch moved
+        Guard(0, ("tr_2:x", "seed")),  # a mark is present
+        Guard(0, ("tr_2:x",), statuses=frozenset({WalletStatus.FROZEN})),
+        Guard(0, ("tr_2:x",), balance_at_least=101),
+        Guard(0, ("tr_2:x",), balance_below=100),
+    ],
+)
+async def test_a_change_whose_guard_fails_writes_nothing(
+    wallets: WalletRepository, guard: Guard
+) -> None:
+    before = await funded(wallets, 100)
+    assert not await wallets.apply("wal_1", guard, WalletChange(-1, {"tr_2:x": Verdict.DEBITED}))
+    assert await wallets.get("wal_1") == before
+    assert not await wallets.apply(
+        "wal_nope", Guard(0, ()), WalletChange(1, {"a": Verdict.CREDITED})
+    )
+
+
+async def test_fifty_concurrent_guarded_debits_never_take_the_balance_below_zero(
+    wallets: WalletRepository,
+) -> None:
+    await funded(wallets, 250)
+
+    async def debit(i: int) -> bool:
+        op = f"tr_{i}:debit_source"
+        return await wallets.apply(
+            "wal_1",
+            Guard(0, (op,), ACTIVE, balance_at_least=10),
+            WalletChange(-10, {op: Verdict.DEBITED}),
+        )
+
+    results = await asyncio.gather(*(debit(i) for i in range(50)))
+    assert sum(results) == 25
+    stored = await wallets.get("wal_1")
+    assert stored is not None and stored.balance == 0
+    assert sum(v is Verdict.DEBITED for v in stored.marks.values()) == 25
+
+
+async def test_operation_ids_with_dots_and_dollars_are_safe_mark_keys(
+    wallets: WalletRepository,
+) -> None:
+    wallet = await funded(wallets, 10)
+    odd = "tr_$weird.saga%:debit_source"
+    assert operation_of(mark_key(odd)) == odd and "." not in mark_key(odd)
+    assert await wallets.apply(
+        "wal_1", Guard(wallet.marks_epoch, (odd,)), WalletChange(-10, {odd: Verdict.DEBITED})
+    )
+    assert (await wallets.get("wal_1")).marks[odd] is Verdict.DEBITED  # type: ignore[union-attr]
+
+
+async def test_a_prune_drops_only_the_named_marks_and_moves_the_epoch(
+    wallets: WalletRepository,
+) -> None:
+    wallet = await funded(wallets, 10)
+    assert await wallets.apply(
+        "wal_1", Guard(0, (OP,)), WalletChange(0, {OP: Verdict.INSUFFICIENT_FUNDS})
+    )
+    assert [w.id for w in await wallets.with_marks(10)] == ["wal_1"]
+    assert not await wallets.prune_marks("wal_1", wallet.marks_epoch + 1, ["seed"])
+    assert await wallets.prune_marks("wal_1", wallet.marks_epoch, ["seed"])
+    stored = await wallets.get("wal_1")
+    assert stored is not None
+    assert dict(stored.marks) == {OP: Verdict.INSUFFICIENT_FUNDS}
+    assert stored.marks_epoch == wallet.marks_epoch + 1
+    assert stored.balance == 10 and stored.version == wallet.version + 1
+    # A decision read at the old epoch can no longer be written.
+    assert not await wallets.apply(
+        "wal_1",
+        Guard(wallet.marks_epoch, ("tr_9:x",)),
+        WalletChange(1, {"tr_9:x": Verdict.CREDITED}),
+    )
+    assert await wallets.prune_marks("wal_1", stored.marks_epoch, [OP])
+    assert await wallets.with_marks(10) == []
+
+
+async def test_a_status_change_is_guarded_by_the_status_it_expects(
+    wallets: WalletRepository,
+) -> None:
+    await wallets.add(a_wallet())
+    assert await wallets.set_status("wal_1", WalletStatus.FROZEN, ACTIVE)
+    assert not await wallets.set_status("wal_1", WalletStatus.FROZEN, ACTIVE)
+    stored = await wallets.get("wal_1")
+    assert stored is not None
+    assert stored.status is WalletStatus.FROZEN and stored.version == 1
+    assert stored.updated_at.tzinfo is not None and stored.updated_at > T0
+    assert not await wallets.set_status("wal_nope", WalletStatus.FROZEN, ACTIVE)
+
+
+async def test_the_first_record_of_an_operation_wins_and_is_read_back(
+    operations: OperationLog,
+) -> None:
+    first = a_record(verdict=Verdict.DEBITED)
+    assert await operations.record(first) == first
+    assert (
+        await operations.record(a_record(verdict=Verdict.INSUFFICIENT_FUNDS, reason="x")) == first
+    )
+    found = await operations.find([OP, "tr_2:debit_source"])
+    assert found == {OP: first}
+    assert found[OP].recorded_at == T0
+    assert await operations.find([]) == {}
+
+
+async def test_twenty_concurrent_records_of_one_operation_agree_on_one(
+    operations: OperationLog,
+) -> None:
+    verdicts = [Verdict.DEBITED, Verdict.INSUFFICIENT_FUNDS] * 10
+    stored = await asyncio.gather(*(operations.record(a_record(verdict=v)) for v in verdicts))
+    assert len({s.verdict for s in stored}) == 1
+
+
+async def test_a_wallet_read_back_is_equal_after_a_round_trip_through_replace(
+    wallets: WalletRepository,
+) -> None:
+    wallet = replace(a_wallet(), status=WalletStatus.CLOSED, balance=0)
+    await wallets.add(wallet)
+    assert await wallets.get(wallet.id) == wallet
