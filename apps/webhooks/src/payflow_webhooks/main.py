@@ -1,13 +1,71 @@
-"""Composition root of the webhooks service: the one place that wires its adapters."""
+"""Composition root of the webhooks service: stores, URL guard, delivery queue, event consumer."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
-from payflow_service import create_service_app
+from payflow_contracts.events import TransferEvent
+from payflow_contracts.streams import WEBHOOKS_GROUP
+from payflow_messaging import ConsumerConfig, StreamConsumer
+from payflow_service import ServiceRuntime, create_service_app
+from payflow_webhooks.api import ROUTERS
+from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_webhooks.event_intake import TransferEventIntake
 from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.stores import DOCUMENT_MODELS, mongo_stores
+from payflow_webhooks.url_guard import SystemResolver, UrlGuard
 
 
 def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     settings = settings or WebhooksSettings()
-    return create_service_app(service="webhooks", settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+        streams = settings.streams
+        stores = mongo_stores()
+        pool = await open_arq_pool(settings.redis_url, streams)
+        queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
+        guard = UrlGuard(allow_private=settings.private_urls_allowed, resolver=SystemResolver())
+        intake = TransferEventIntake(
+            events=stores.events,
+            endpoints=stores.endpoints,
+            deliveries=stores.deliveries,
+            queue=queue,
+        )
+        consumer = StreamConsumer(
+            runtime.redis,
+            ConsumerConfig(
+                stream=streams.transfer_events,
+                group=WEBHOOKS_GROUP,
+                claim_idle_ms=settings.stream_claim_idle_ms,
+                max_deliveries=settings.stream_max_deliveries,
+            ),
+        )
+        consumer.register(TransferEvent.MESSAGE_TYPE, intake.on_transfer_event)
+        runtime.components.update(
+            endpoints=stores.endpoints,
+            events=stores.events,
+            deliveries=stores.deliveries,
+            queue=queue,
+            guard=guard,
+            intake=intake,
+        )
+        consumer_task = asyncio.create_task(consumer.run(), name="transfer-events")
+        try:
+            yield
+        finally:
+            consumer.stop()
+            await asyncio.gather(consumer_task, return_exceptions=True)
+            await pool.aclose()
+
+    return create_service_app(
+        service="webhooks",
+        settings=settings,
+        document_models=DOCUMENT_MODELS,
+        routers=ROUTERS,
+        compose=compose,
+    )

@@ -1,0 +1,1 @@
+"""The pure rules of webhooks: endpoints, signatures, retry schedule, deliveries, URL policy."""

@@ -1,0 +1,41 @@
+"""A stored domain event and the exact body every delivery of it carries."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from payflow_webhooks.domain.moments import rfc3339
+
+
+class WebhookEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: str
+    transfer_id: str
+    owner_ids: tuple[str, ...]
+    """Users whose wallets the transfer touches: the only ones who see or receive the event."""
+    data: dict[str, Any]
+    created_at: datetime
+
+    def visible_to(self, owner_id: str) -> bool:
+        return owner_id in self.owner_ids
+
+
+def event_view(event: WebhookEvent) -> dict[str, Any]:
+    """The event resource: `{id, type, created_at, data}`, the same as a delivery's body."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "created_at": rfc3339(event.created_at),
+        "data": event.data,
+    }
+
+
+def delivery_body(event: WebhookEvent) -> bytes:
+    """The raw body that is signed and sent; compact JSON, identical on every retry."""
+    return json.dumps(event_view(event), separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,92 @@
+"""Turns transfer events from the stream into stored events and one delivery per subscriber.
+
+Every step is idempotent, so a redelivered stream message (the consumer is at least once) only
+re-enqueues what is still pending: the event id is the document id, each (event, endpoint) pair
+has one delivery, and each delivery has one ARQ job whose id is the delivery id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from payflow_contracts import Envelope, new_id
+from payflow_contracts.events import TransferEvent
+from payflow_observability import inject_traceparent
+from payflow_webhooks.delivery_queue import DeliveryQueue
+from payflow_webhooks.delivery_store import DeliveryStore
+from payflow_webhooks.domain.delivery import Delivery, open_delivery
+from payflow_webhooks.domain.event import WebhookEvent
+from payflow_webhooks.domain.moments import to_millis, utc_now
+from payflow_webhooks.endpoint_store import EndpointStore
+from payflow_webhooks.event_store import EventStore
+from payflow_webhooks.metrics import DELIVERIES_OPENED, EVENTS_RECEIVED
+
+logger = logging.getLogger(__name__)
+
+
+class TransferEventIntake:
+    def __init__(
+        self,
+        *,
+        events: EventStore,
+        endpoints: EndpointStore,
+        deliveries: DeliveryStore,
+        queue: DeliveryQueue,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._events = events
+        self._endpoints = endpoints
+        self._deliveries = deliveries
+        self._queue = queue
+        self._clock = clock
+
+    async def on_transfer_event(self, envelope: Envelope) -> None:
+        """Stream handler for `transfer.event.v1`."""
+        await self.fan_out(envelope)
+
+    async def fan_out(self, envelope: Envelope) -> list[Delivery]:
+        """Store the event, open its deliveries and enqueue them; answers those deliveries."""
+        payload = envelope.open(TransferEvent)
+        event = await self._events.add(
+            WebhookEvent(
+                id=payload.event_id,
+                type=payload.event_type,
+                transfer_id=payload.transfer_id,
+                owner_ids=tuple(dict.fromkeys(payload.owner_ids)),
+                data=payload.transfer,
+                created_at=to_millis(envelope.occurred_at),
+            )
+        )
+        EVENTS_RECEIVED.labels(event.type).inc()
+        # The consumer's span is current here: jobs join the transfer's trace through it.
+        traceparent = inject_traceparent().get("traceparent") or envelope.traceparent
+        subscribers = await self._endpoints.subscribed(event.owner_ids, event.type)
+        deliveries: list[Delivery] = []
+        for endpoint in subscribers:
+            now = self._clock()
+            candidate = open_delivery(
+                delivery_id=new_id("del"),
+                event_id=event.id,
+                event_type=event.type,
+                endpoint_id=endpoint.id,
+                owner_id=endpoint.owner_id,
+                event_created_at=event.created_at,
+                traceparent=traceparent,
+                now=now,
+            )
+            delivery = await self._deliveries.add(candidate)
+            if delivery is candidate:
+                DELIVERIES_OPENED.inc()
+            if delivery.is_pending:
+                await self._queue.enqueue(delivery, delivery.traceparent)
+            deliveries.append(delivery)
+        logger.info(
+            "event %s (%s) fanned out to %d endpoint(s)",
+            event.id,
+            event.type,
+            len(deliveries),
+            extra={"event_id": event.id, "transfer_id": event.transfer_id},
+        )
+        return deliveries

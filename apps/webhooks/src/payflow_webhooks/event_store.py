@@ -1,0 +1,108 @@
+"""Where domain events are kept, once each (the event id is the document id)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from beanie import Document
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from payflow_webhooks.domain.event import WebhookEvent
+from payflow_webhooks.paging import after_cursor_clause, encode_cursor, page_in_memory
+
+
+class EventStore(Protocol):
+    async def add(self, event: WebhookEvent) -> WebhookEvent:
+        """Store the event unless it is stored already; answer the stored one either way."""
+        ...
+
+    async def get(self, event_id: str, owner_id: str | None = None) -> WebhookEvent | None: ...
+    async def page(
+        self, owner_id: str, event_type: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[WebhookEvent], str | None]: ...
+
+
+class EventDocument(Document):
+    """Schema and indexes of `webhook_events`."""
+
+    class Settings:
+        name = "webhook_events"
+        indexes = [
+            IndexModel([("owner_ids", ASCENDING), ("created_at", DESCENDING)], name="by_owner"),
+        ]
+
+
+def _to_document(event: WebhookEvent) -> dict[str, Any]:
+    data = event.model_dump(mode="python")
+    data["_id"] = data.pop("id")
+    data["owner_ids"] = list(data["owner_ids"])
+    return data
+
+
+def _from_document(data: dict[str, Any]) -> WebhookEvent:
+    data = dict(data)
+    data["id"] = data.pop("_id")
+    return WebhookEvent.model_validate(data)
+
+
+class MongoEventStore:
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    async def add(self, event: WebhookEvent) -> WebhookEvent:
+        try:
+            await self._collection.insert_one(_to_document(event))
+        except DuplicateKeyError:
+            stored = await self.get(event.id)
+            if stored is None:  # deleted between the two calls: nothing deletes events
+                raise
+            return stored
+        return event
+
+    async def get(self, event_id: str, owner_id: str | None = None) -> WebhookEvent | None:
+        query: dict[str, Any] = {"_id": event_id}
+        if owner_id is not None:
+            query["owner_ids"] = owner_id
+        data = await self._collection.find_one(query)
+        return _from_document(data) if data else None
+
+    async def page(
+        self, owner_id: str, event_type: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[WebhookEvent], str | None]:
+        clauses: list[dict[str, Any]] = [{"owner_ids": owner_id}]
+        if event_type:
+            clauses.append({"type": event_type})
+        position = after_cursor_clause(cursor)
+        if position:
+            clauses.append(position)
+        found = self._collection.find({"$and": clauses}).sort(
+            [("created_at", DESCENDING), ("_id", DESCENDING)]
+        )
+        items = [_from_document(d) async for d in found.limit(limit + 1)]
+        last = items[limit - 1] if len(items) > limit else None
+        return items[:limit], encode_cursor(last.created_at, last.id) if last else None
+
+
+class InMemoryEventStore:
+    def __init__(self) -> None:
+        self._items: dict[str, WebhookEvent] = {}
+
+    async def add(self, event: WebhookEvent) -> WebhookEvent:
+        return self._items.setdefault(event.id, event)
+
+    async def get(self, event_id: str, owner_id: str | None = None) -> WebhookEvent | None:
+        found = self._items.get(event_id)
+        if found is None or (owner_id is not None and not found.visible_to(owner_id)):
+            return None
+        return found
+
+    async def page(
+        self, owner_id: str, event_type: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[WebhookEvent], str | None]:
+        mine = [
+            e
+            for e in self._items.values()
+            if e.visible_to(owner_id) and (event_type is None or e.type == event_type)
+        ]
+        return page_in_memory(mine, lambda e: (e.created_at, e.id), limit, cursor)

@@ -1,0 +1,52 @@
+"""Replay: send a delivery again now (also a failed or succeeded one), with a fresh schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from payflow_webhooks.delivery_queue import DeliveryQueue
+from payflow_webhooks.delivery_store import DeliveryStore
+from payflow_webhooks.domain.delivery import Delivery, replay
+from payflow_webhooks.endpoint_store import EndpointStore
+
+MAX_REPLAY_TRIES = 5
+
+
+class DeliveryNotFound(Exception):
+    pass
+
+
+class EndpointDisabled(Exception):
+    pass
+
+
+class ReplayConflict(Exception):
+    pass
+
+
+async def replay_delivery(
+    *,
+    deliveries: DeliveryStore,
+    endpoints: EndpointStore,
+    queue: DeliveryQueue,
+    delivery_id: str,
+    owner_id: str,
+    now: datetime,
+    traceparent: str | None,
+) -> Delivery:
+    for _ in range(MAX_REPLAY_TRIES):
+        current = await deliveries.get(delivery_id, owner_id)
+        if current is None:
+            raise DeliveryNotFound(delivery_id)
+        endpoint = await endpoints.get(current.endpoint_id, owner_id)
+        if endpoint is None:
+            # The endpoint was deleted: its deliveries are gone for the owner too.
+            raise DeliveryNotFound(delivery_id)
+        if not endpoint.enabled:
+            raise EndpointDisabled(endpoint.id)
+        again = replay(current, now)
+        if await deliveries.compare_and_set(again, current.version):
+            # The replay joins the trace of the request that asked for it.
+            await queue.enqueue(again, traceparent or again.traceparent)
+            return again
+    raise ReplayConflict(delivery_id)

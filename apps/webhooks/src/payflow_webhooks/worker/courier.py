@@ -1,0 +1,176 @@
+"""Carries one delivery attempt through: load, sign, send, record, settle, update the endpoint.
+
+The delivery record is the source of truth: a job that finds it settled does nothing, and every
+change is a compare-and-set on the version it read, so a duplicate job or a concurrent replay
+can never double-settle it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from opentelemetry import trace
+
+from payflow_webhooks.delivery_store import DeliveryStore
+from payflow_webhooks.domain.delivery import (
+    Attempt,
+    AttemptResult,
+    AttemptVerdict,
+    Delivery,
+    EndpointChange,
+    abandon_for_endpoint,
+    settle_attempt,
+)
+from payflow_webhooks.domain.endpoint import DisabledReason, WebhookEndpoint
+from payflow_webhooks.domain.event import delivery_body
+from payflow_webhooks.domain.moments import utc_now
+from payflow_webhooks.domain.retry_policy import RetryPolicy
+from payflow_webhooks.domain.signatures import delivery_headers
+from payflow_webhooks.endpoint_store import EndpointStore
+from payflow_webhooks.event_store import EventStore
+from payflow_webhooks.metrics import ATTEMPTS, DELIVERIES, DELIVERY_LATENCY
+
+logger = logging.getLogger(__name__)
+
+EARLY_TOLERANCE = timedelta(milliseconds=500)
+"""A job may start this much before the delivery's due time (clock and poll granularity)."""
+
+
+class Sender(Protocol):
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> AttemptResult: ...
+
+
+class WebhookCourier:
+    def __init__(
+        self,
+        *,
+        endpoints: EndpointStore,
+        events: EventStore,
+        deliveries: DeliveryStore,
+        sender: Sender,
+        policy: RetryPolicy,
+        disable_after: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+        spread: Callable[[], float] = random.random,
+    ) -> None:
+        self._endpoints = endpoints
+        self._events = events
+        self._deliveries = deliveries
+        self._sender = sender
+        self._policy = policy
+        self._disable_after = disable_after
+        self._clock = clock
+        self._spread = spread
+
+    async def attempt(self, delivery_id: str) -> timedelta | None:
+        """Make the delivery's next attempt if it is due; answers how long until the job should
+        run again, or None when the delivery needs no more work."""
+        span = trace.get_current_span()
+        delivery = await self._deliveries.get(delivery_id)
+        if delivery is None or not delivery.is_pending:
+            span.set_attribute("payflow.webhook.skipped", "not pending")
+            return None
+        now = self._clock()
+        due = delivery.next_attempt_at or now
+        if due - now > EARLY_TOLERANCE:
+            span.set_attribute("payflow.webhook.skipped", "not due")
+            return due - now
+        endpoint = await self._endpoints.get(delivery.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            reason = "the endpoint was deleted" if endpoint is None else "the endpoint is disabled"
+            return await self._abandon(delivery, now, reason)
+        event = await self._events.get(delivery.event_id)
+        if event is None:
+            return await self._abandon(delivery, now, "the event is missing")
+
+        body = delivery_body(event)
+        headers = delivery_headers(
+            endpoint.signing_secrets(now), event.id, int(now.timestamp()), body
+        )
+        span.set_attributes(
+            {
+                "payflow.delivery_id": delivery.id,
+                "payflow.event_id": event.id,
+                "payflow.endpoint_id": endpoint.id,
+                "payflow.webhook.attempt": delivery.attempt_count + 1,
+            }
+        )
+        result = await self._sender.send(endpoint.url, headers, body)
+        await self._deliveries.record_attempt(
+            Attempt(
+                id=f"att_{secrets.token_hex(12)}",
+                delivery_id=delivery.id,
+                number=delivery.attempt_count + 1,
+                at=result.at,
+                status_code=result.status_code,
+                duration_ms=result.duration_ms,
+                error=result.error,
+                response_body=result.response_body,
+            )
+        )
+        ATTEMPTS.labels(result.label).inc()
+        verdict = settle_attempt(
+            delivery,
+            result,
+            self._policy,
+            failing_since=endpoint.failing_since,
+            disable_after=self._disable_after,
+            spread=self._spread(),
+        )
+        if not await self._deliveries.compare_and_set(verdict.delivery, delivery.version):
+            return await self._after_conflict(delivery_id)
+        await self._change_endpoint(endpoint, verdict, result.at)
+        DELIVERIES.labels(verdict.outcome).inc()
+        span.set_attribute("payflow.webhook.outcome", verdict.outcome)
+        if verdict.outcome == "succeeded":
+            latency = (result.at - delivery.event_created_at).total_seconds()
+            DELIVERY_LATENCY.observe(max(latency, 0.0))
+        else:
+            logger.info(
+                "delivery %s attempt %d: %s (%s)",
+                delivery.id,
+                verdict.delivery.attempt_count,
+                verdict.outcome,
+                verdict.delivery.last_error,
+                extra={"delivery_id": delivery.id, "endpoint_id": endpoint.id},
+            )
+        return verdict.retry_in
+
+    async def _abandon(self, delivery: Delivery, now: datetime, reason: str) -> timedelta | None:
+        if not await self._deliveries.compare_and_set(
+            abandon_for_endpoint(delivery, now, reason), delivery.version
+        ):
+            return await self._after_conflict(delivery.id)
+        DELIVERIES.labels("disabled").inc()
+        logger.info("delivery %s abandoned: %s", delivery.id, reason)
+        return None
+
+    async def _after_conflict(self, delivery_id: str) -> timedelta | None:
+        """Someone else (a replay) changed the delivery meanwhile: its new state decides."""
+        current = await self._deliveries.get(delivery_id)
+        if current is None or not current.is_pending:
+            return None
+        due = current.next_attempt_at or self._clock()
+        return max(due - self._clock(), timedelta(0))
+
+    async def _change_endpoint(
+        self, endpoint: WebhookEndpoint, verdict: AttemptVerdict, at: datetime
+    ) -> None:
+        change = verdict.endpoint_change
+        if change is EndpointChange.CLEAR_FAILING and endpoint.failing_since is not None:
+            await self._endpoints.clear_failing(endpoint.id, endpoint.failing_since)
+        elif change is EndpointChange.MARK_FAILING and endpoint.failing_since is None:
+            await self._endpoints.mark_failing(endpoint.id, at)
+        elif change in (EndpointChange.DISABLE_GONE, EndpointChange.DISABLE_FAILING_TOO_LONG):
+            reason = (
+                DisabledReason.RECEIVER_GONE
+                if change is EndpointChange.DISABLE_GONE
+                else DisabledReason.FAILING_TOO_LONG
+            )
+            if await self._endpoints.disable(endpoint.id, reason, at):
+                logger.warning("endpoint %s disabled: %s", endpoint.id, reason.value)

@@ -1,0 +1,82 @@
+"""The ARQ worker, run as a task of the webhooks-worker process beside its HTTP health endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.worker import Worker, func
+
+from payflow_webhooks.delivery_queue import (
+    DELIVER_WEBHOOK,
+    dump_job,
+    health_check_key,
+    load_job,
+    queue_name,
+)
+from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.worker.courier import WebhookCourier
+from payflow_webhooks.worker.jobs import COURIER, deliver_webhook
+
+logger = logging.getLogger(__name__)
+
+RUNAWAY_JOB_TRIES = 1000
+"""ARQ's own try counter also counts early wake-ups and runs cut short by a crash; the delivery
+record bounds the real attempts, so this only stops a job that loops for some unforeseen reason
+(the sweeper then starts it afresh)."""
+
+
+def build_arq_worker(settings: WebhooksSettings, pool: ArqRedis, courier: WebhookCourier) -> Worker:
+    streams = settings.streams
+    return Worker(
+        functions=[func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=RUNAWAY_JOB_TRIES)],
+        queue_name=queue_name(streams),
+        redis_pool=pool,
+        # uvicorn owns the process's signals; the lifespan stops the worker.
+        handle_signals=False,
+        max_jobs=settings.webhook_worker_max_jobs,
+        job_timeout=settings.job_timeout,
+        # No results are kept: a replay reuses the job id, which a stored result would block.
+        keep_result=0,
+        poll_delay=settings.webhook_worker_poll_delay_s,
+        health_check_interval=10,
+        health_check_key=health_check_key(streams),
+        ctx={COURIER: courier},
+        job_serializer=dump_job,
+        job_deserializer=load_job,
+        log_results=False,
+    )
+
+
+class DeliveryWorker:
+    """Starts the ARQ worker as a task and stops it gracefully: no new jobs, a grace period for
+    the running ones, then cancellation (a cancelled job stays queued and is run again)."""
+
+    def __init__(self, worker: Worker, grace_s: float = 3.0) -> None:
+        self.arq = worker
+        self._grace_s = grace_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.arq.async_run(), name="arq-worker")
+        self._task.add_done_callback(self._report_exit)
+
+    @staticmethod
+    def _report_exit(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("the ARQ worker stopped", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        self.arq.allow_pick_jobs = False
+        running = [t for t in self.arq.tasks.values() if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=self._grace_s)
+        # close() cancels what is left, waits for it, and closes the worker's Redis pool.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.arq.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
