@@ -1,13 +1,46 @@
-"""Composition root of the gateway service: the one place that wires its adapters."""
+"""Composition root of the gateway service: the one place that wires its adapters.
+
+The public API is a list of modules; a new slice of it is one more line in `gateway_modules`.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from payflow_gateway.auth.composition import auth_module
+from payflow_gateway.modules import GatewayModule, compose_modules
+from payflow_gateway.problems import document_problems
 from payflow_gateway.settings import GatewaySettings
+from payflow_gateway.wallets.composition import wallets_module
 from payflow_service import create_service_app
+
+DESCRIPTION = (
+    "PayFlow's public API. Authenticate with `Authorization: Bearer <token>`, where the token is "
+    "an access token from `POST /v1/auth/login` or an API key. Errors are RFC 9457 "
+    "`application/problem+json` documents with a stable `code`."
+)
+
+
+def gateway_modules() -> list[GatewayModule]:
+    """In wiring order: a module's `compose` may use the components of those before it."""
+    return [
+        wallets_module(),
+        auth_module(),
+    ]
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    return create_service_app(service="gateway", settings=settings)
+    modules = gateway_modules()
+    app = create_service_app(
+        service="gateway",
+        settings=settings,
+        document_models=[doc for module in modules for doc in module.documents],
+        routers=[router for module in modules for router in module.routers],
+        compose=compose_modules(modules),
+        title="PayFlow API",
+        description=DESCRIPTION,
+        public=True,
+    )
+    document_problems(app)
+    return app

@@ -1,9 +1,74 @@
-"""Settings of the gateway service (`PAYFLOW_*` variables)."""
+"""Settings of the gateway service (`PAYFLOW_*` variables): stores, signing keys, token lifetimes."""
 
 from __future__ import annotations
 
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
 from payflow_settings import ServiceSettings
+from payflow_settings.base import SettingsError
+
+# HS256 needs a key at least as long as its hash output (RFC 7518 section 3.2).
+MIN_JWT_SECRET_BYTES = 32
 
 
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
+
+    jwt_secret: SecretStr = SecretStr("dev-jwt-secret-change-me-please-0123456789")
+    jwt_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9._\-]{1,32}$")
+    """The `kid` written into new tokens; name a new one whenever the secret changes."""
+    jwt_previous_secrets: SecretStr = SecretStr("")
+    """Keys still accepted after a rotation: comma-separated `kid:secret` pairs."""
+    jwt_issuer: str = "payflow-gateway"
+    jwt_audience: str = "payflow"
+    jwt_access_ttl_seconds: int = Field(default=15 * 60, gt=0)
+    jwt_refresh_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+
+    def signing_keys(self) -> dict[str, str]:
+        """Every accepted `kid` and its secret, the current key first."""
+        keys = {self.jwt_key_id: self.jwt_secret.get_secret_value()}
+        for kid, secret in parse_previous_secrets(self.jwt_previous_secrets.get_secret_value()):
+            keys.setdefault(kid, secret)
+        return keys
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        checked = {**super().secrets_to_check(), "jwt_secret": self.jwt_secret}
+        for kid, secret in parse_previous_secrets(self.jwt_previous_secrets.get_secret_value()):
+            checked[f"jwt_previous_secrets ({kid})"] = SecretStr(secret)
+        return checked
+
+    @model_validator(mode="after")
+    def _signing_keys_are_long_enough(self) -> Self:
+        for kid, secret in self.signing_keys().items():
+            if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise SettingsError(
+                    f"the JWT signing key {kid!r} is shorter than {MIN_JWT_SECRET_BYTES} bytes"
+                )
+        if bool(self.bootstrap_admin_email) != bool(self.bootstrap_admin_password):
+            raise SettingsError(
+                "set both PAYFLOW_BOOTSTRAP_ADMIN_EMAIL and PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD, or neither"
+            )
+        return self
+
+
+def parse_previous_secrets(value: str) -> list[tuple[str, str]]:
+    """`"k0:secret0,k-old:secret1"` -> pairs; a secret may contain ':' but not ','."""
+    pairs: list[tuple[str, str]] = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid.strip() or not secret:
+            raise SettingsError(
+                "PAYFLOW_JWT_PREVIOUS_SECRETS must be comma-separated kid:secret pairs"
+            )
+        pairs.append((kid.strip(), secret))
+    return pairs

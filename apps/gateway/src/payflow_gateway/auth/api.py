@@ -1,0 +1,143 @@
+"""Public routes: registration, sessions, the caller's profile, API keys, and users for admins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from payflow_gateway.auth.dependencies import AdminUser, Auth, CurrentUser
+from payflow_gateway.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyPublic,
+    LoginRequest,
+    RefreshRequest,
+    Registered,
+    TokenPairPublic,
+    UserCreate,
+    UserList,
+    UserPublic,
+)
+from payflow_gateway.auth.sessions import TokenPair
+from payflow_gateway.problems import problem_responses
+from payflow_gateway.wallets.schemas import WalletPublic
+from payflow_service import ProblemError
+
+auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
+api_keys_router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+admin_users_router = APIRouter(prefix="/v1/admin/users", tags=["admin"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def _pair(pair: TokenPair) -> TokenPairPublic:
+    return TokenPairPublic(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@auth_router.post(
+    "/register",
+    status_code=201,
+    responses=problem_responses(409, 422, 503, s409="`email_taken`"),
+    summary="Create an account and its default wallet",
+)
+async def register(body: UserCreate, auth: Auth) -> Registered:
+    user, wallet = await auth.accounts.register(str(body.email), body.password, body.name)
+    return Registered(
+        user=UserPublic.model_validate(user), wallet=WalletPublic.model_validate(wallet)
+    )
+
+
+@auth_router.post(
+    "/login",
+    responses=problem_responses(401, 422, s401="`invalid_credentials`"),
+    summary="Exchange email and password for an access and a refresh token",
+)
+async def login(body: LoginRequest, auth: Auth) -> TokenPairPublic:
+    return _pair(await auth.sessions.log_in(body.email, body.password))
+
+
+@auth_router.post(
+    "/refresh",
+    responses=problem_responses(
+        401,
+        422,
+        s401="`invalid_token`, or `token_reused`: a spent refresh token came back and its "
+        "whole family is revoked",
+    ),
+    summary="Spend a refresh token for a new pair (each refresh token works once)",
+)
+async def refresh(body: RefreshRequest, auth: Auth) -> TokenPairPublic:
+    return _pair(await auth.sessions.rotate(body.refresh_token))
+
+
+@auth_router.post(
+    "/logout",
+    status_code=204,
+    responses=problem_responses(422),
+    summary="End the session of a refresh token",
+)
+async def logout(body: RefreshRequest, auth: Auth) -> Response:
+    await auth.sessions.log_out(body.refresh_token)
+    return Response(status_code=204)
+
+
+@auth_router.get("/me", responses=problem_responses(401), summary="The authenticated user")
+async def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)
+
+
+@api_keys_router.post(
+    "",
+    status_code=201,
+    responses=problem_responses(401, 422),
+    summary="Create an API key; its secret is shown only in this answer",
+)
+async def create_api_key(body: ApiKeyCreate, user: CurrentUser, auth: Auth) -> ApiKeyCreated:
+    key, secret = await auth.api_keys.issue(user.id, body.name)
+    return ApiKeyCreated(
+        id=key.id, name=key.name, prefix=key.display_prefix, created_at=key.created_at, key=secret
+    )
+
+
+@api_keys_router.get("", responses=problem_responses(401, 422), summary="The caller's API keys")
+async def list_api_keys(
+    user: CurrentUser, auth: Auth, limit: Limit = 20, cursor: str | None = None
+) -> ApiKeyList:
+    page = await auth.api_keys.keys_of(user.id, limit, cursor)
+    return ApiKeyList(
+        data=[
+            ApiKeyPublic(id=k.id, name=k.name, prefix=k.display_prefix, created_at=k.created_at)
+            for k in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@api_keys_router.delete(
+    "/{key_id}",
+    status_code=204,
+    responses=problem_responses(401, 404, s404="`api_key_not_found`"),
+    summary="Revoke an API key; it stops working at once",
+)
+async def revoke_api_key(key_id: str, user: CurrentUser, auth: Auth) -> Response:
+    if not await auth.api_keys.revoke(user.id, key_id):
+        raise ProblemError(404, "api_key_not_found", "No such API key.")
+    return Response(status_code=204)
+
+
+@admin_users_router.get(
+    "", responses=problem_responses(401, 403, 422), summary="Every user (administrators only)"
+)
+async def list_users(
+    _: AdminUser, auth: Auth, limit: Limit = 20, cursor: str | None = None
+) -> UserList:
+    users = await auth.users.page(limit + 1, cursor)
+    more = len(users) > limit
+    return UserList(
+        data=[UserPublic.model_validate(u) for u in users[:limit]],
+        next_cursor=users[limit - 1].id if more else None,
+    )

@@ -1,0 +1,119 @@
+"""Where API keys live (digest and display prefix only): a protocol, MongoDB adapter, in-memory twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from beanie import Document
+from pymongo import IndexModel
+
+
+class ApiKeyStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    user_id: str
+    name: str
+    display_prefix: str
+    created_at: datetime
+
+
+class ApiKeyStore(Protocol):
+    async def add(self, key: ApiKey, digest: str) -> None: ...
+    async def owner_of(self, digest: str) -> str | None:
+        """The user an active key acts as; None for an unknown or revoked key."""
+
+    async def page_for(self, user_id: str, limit: int, after: str | None) -> list[ApiKey]:
+        """The user's active keys in id order, those after the id `after`."""
+
+    async def revoke(self, user_id: str, key_id: str) -> bool:
+        """True when this call revoked an active key of that user."""
+
+
+class ApiKeyDocument(Document):
+    id: str  # type: ignore[assignment]  # `key_...`
+    user_id: str
+    name: str
+    digest: str
+    display_prefix: str
+    status: ApiKeyStatus = ApiKeyStatus.ACTIVE
+    created_at: datetime
+
+    class Settings:
+        name = "api_keys"
+        indexes = [
+            IndexModel([("digest", 1)], unique=True, name="digest_unique"),
+            IndexModel([("user_id", 1)], name="by_user"),
+        ]
+
+    def to_api_key(self) -> ApiKey:
+        return ApiKey(self.id, self.user_id, self.name, self.display_prefix, self.created_at)
+
+
+class MongoApiKeyStore:
+    async def add(self, key: ApiKey, digest: str) -> None:
+        await ApiKeyDocument(
+            id=key.id,
+            user_id=key.user_id,
+            name=key.name,
+            digest=digest,
+            display_prefix=key.display_prefix,
+            created_at=key.created_at,
+        ).insert()
+
+    async def owner_of(self, digest: str) -> str | None:
+        document = await ApiKeyDocument.find_one(
+            {"digest": digest, "status": ApiKeyStatus.ACTIVE.value}
+        )
+        return document.user_id if document else None
+
+    async def page_for(self, user_id: str, limit: int, after: str | None) -> list[ApiKey]:
+        query: dict[str, object] = {"user_id": user_id, "status": ApiKeyStatus.ACTIVE.value}
+        if after:
+            query["_id"] = {"$gt": after}
+        documents = await ApiKeyDocument.find(query).sort("_id").limit(limit).to_list()
+        return [document.to_api_key() for document in documents]
+
+    async def revoke(self, user_id: str, key_id: str) -> bool:
+        result = await ApiKeyDocument.get_pymongo_collection().update_one(
+            {"_id": key_id, "user_id": user_id, "status": ApiKeyStatus.ACTIVE.value},
+            {"$set": {"status": ApiKeyStatus.REVOKED.value}},
+        )
+        return result.modified_count == 1
+
+
+class InMemoryApiKeyStore:
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[ApiKey, str, ApiKeyStatus]] = {}
+
+    async def add(self, key: ApiKey, digest: str) -> None:
+        if key.id in self._keys or any(d == digest for _, d, _ in self._keys.values()):
+            raise ValueError(f"API key {key.id} already stored")
+        self._keys[key.id] = (key, digest, ApiKeyStatus.ACTIVE)
+
+    async def owner_of(self, digest: str) -> str | None:
+        for key, stored, status in self._keys.values():
+            if stored == digest and status is ApiKeyStatus.ACTIVE:
+                return key.user_id
+        return None
+
+    async def page_for(self, user_id: str, limit: int, after: str | None) -> list[ApiKey]:
+        mine = sorted(
+            (key for key, _, status in self._keys.values() if status is ApiKeyStatus.ACTIVE),
+            key=lambda key: key.id,
+        )
+        return [k for k in mine if k.user_id == user_id and (after is None or k.id > after)][:limit]
+
+    async def revoke(self, user_id: str, key_id: str) -> bool:
+        found = self._keys.get(key_id)
+        if found is None or found[0].user_id != user_id or found[2] is not ApiKeyStatus.ACTIVE:
+            return False
+        self._keys[key_id] = (found[0], found[1], ApiKeyStatus.REVOKED)
+        return True

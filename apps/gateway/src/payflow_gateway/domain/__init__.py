@@ -1,0 +1,1 @@
+"""The gateway's pure rules: users and roles, token claims, API key format. Standard library only."""

@@ -1,0 +1,39 @@
+"""Wallets and ledger entries as the gateway sees them; both are owned by other services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class WalletStatus(StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Wallet:
+    id: str
+    owner_id: str
+    currency: str
+    balance: int
+    """Minor units of `currency`."""
+    status: WalletStatus
+    created_at: datetime
+    updated_at: datetime
+
+    def is_owned_by(self, user_id: str) -> bool:
+        return self.owner_id == user_id
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: str
+    transfer_id: str | None
+    direction: str
+    amount: int
+    currency: str
+    kind: str
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""Wallet routes of the public API, served from the wallet and ledger services' internal APIs."""

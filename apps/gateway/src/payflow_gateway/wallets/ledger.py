@@ -1,0 +1,69 @@
+"""The ledger service as the gateway reads it (a wallet's statement): a protocol, the HTTP
+adapter of its internal API, and an in-memory twin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+from payflow_gateway.domain.pages import Page
+from payflow_gateway.domain.wallets import LedgerEntry
+from payflow_gateway.internal_http import call_service, refusal
+
+
+class LedgerReader(Protocol):
+    async def entries_of(self, wallet_id: str, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+        """The wallet account's entries, newest first; empty for an account without postings."""
+
+
+def entry_from_json(body: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        id=body["id"],
+        transfer_id=body.get("transfer_id"),
+        direction=body["direction"],
+        amount=int(body["amount"]),
+        currency=body["currency"],
+        kind=body["kind"],
+        created_at=datetime.fromisoformat(body["created_at"]),
+    )
+
+
+class HttpLedgerReader:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def entries_of(self, wallet_id: str, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        response = await call_service(
+            self._client, "ledger", "GET", f"/internal/accounts/{wallet_id}/entries", params=params
+        )
+        if response.status_code == 404:
+            # An account is opened by its first posting: none yet means an empty statement.
+            return Page([], None)
+        if response.status_code != 200:
+            raise refusal(response)
+        body = response.json()
+        return Page([entry_from_json(e) for e in body["data"]], body.get("next_cursor"))
+
+
+class InMemoryLedgerReader:
+    def __init__(self) -> None:
+        self._entries: dict[str, list[LedgerEntry]] = {}
+
+    def post(self, wallet_id: str, entry: LedgerEntry) -> None:
+        self._entries.setdefault(wallet_id, []).append(entry)
+
+    async def entries_of(self, wallet_id: str, limit: int, cursor: str | None) -> Page[LedgerEntry]:
+        newest_first = sorted(
+            self._entries.get(wallet_id, []), key=lambda e: (e.created_at, e.id), reverse=True
+        )
+        start = 0
+        if cursor:
+            start = next((i + 1 for i, e in enumerate(newest_first) if e.id == cursor), 0)
+        page = newest_first[start : start + limit]
+        more = start + limit < len(newest_first)
+        return Page(page, page[-1].id if more and page else None)
