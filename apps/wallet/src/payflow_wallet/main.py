@@ -47,6 +47,8 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
                 group=WALLET_GROUP,
                 claim_idle_ms=settings.stream_claim_idle_ms,
                 max_deliveries=settings.stream_max_deliveries,
+                block_ms=settings.stream_block_ms,
+                reclaim_interval_s=settings.stream_reclaim_interval_s,
                 concurrency=settings.command_concurrency,
             ),
         )

@@ -34,10 +34,10 @@ class InMemoryWalletRepository:
     ) -> list[Wallet]:
         chosen = sorted(
             (w for w in self._wallets.values() if owner_id is None or w.owner_id == owner_id),
-            key=lambda w: (w.created_at, w.id),
+            key=lambda w: PagePosition(w.created_at, w.id),
         )
         if after is not None:
-            chosen = [w for w in chosen if (w.created_at, w.id) > (after.created_at, after.id)]
+            chosen = [w for w in chosen if PagePosition(w.created_at, w.id) > after]
         return chosen[:limit]
 
     async def set_status(

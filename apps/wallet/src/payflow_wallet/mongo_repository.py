@@ -49,12 +49,14 @@ class WalletDocument(Document):
     """How many marks the wallet holds, so that the pruner finds them by an index."""
     created_at: datetime
     updated_at: datetime
+    position: str
+    """(created_at, id) as one exactly comparable string: the list order (see pagination)."""
 
     class Settings:
         name = "wallets"
         indexes = [
-            IndexModel([("owner_id", ASCENDING), ("created_at", ASCENDING)], name="by_owner"),
-            IndexModel([("created_at", ASCENDING)], name="by_created"),
+            IndexModel([("owner_id", ASCENDING), ("position", ASCENDING)], name="by_owner"),
+            IndexModel([("position", ASCENDING)], name="by_position"),
             IndexModel([("marks_count", ASCENDING)], name="by_marks_count"),
         ]
 
@@ -111,6 +113,7 @@ class MongoWalletRepository:
             version=wallet.version,
             created_at=wallet.created_at,
             updated_at=wallet.updated_at,
+            position=PagePosition(wallet.created_at, wallet.id).key,
         )
         try:
             await document.insert()
@@ -128,13 +131,10 @@ class MongoWalletRepository:
         if owner_id is not None:
             query["owner_id"] = owner_id
         if after is not None:
-            query["$or"] = [
-                {"created_at": {"$gt": after.created_at}},
-                {"created_at": after.created_at, "_id": {"$gt": after.id}},
-            ]
+            query["position"] = {"$gt": after.key}
         documents = (
             await WalletDocument.find(query)
-            .sort([("created_at", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)])
+            .sort([("position", SortDirection.ASCENDING)])
             .limit(limit)
             .to_list()
         )

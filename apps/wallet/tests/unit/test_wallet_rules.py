@@ -68,7 +68,19 @@ def test_a_cursor_round_trips_its_position_and_timestamps_keep_millisecond_preci
     assert decode_cursor(encode_cursor(position)) == position
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "bm90LWEtY3Vyc29y", "MjAyNi0wMS0wMXx3YWw"])
+def test_positions_order_by_time_then_id_as_their_keys_do() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    positions = [
+        PagePosition(t, "wal_b"),
+        PagePosition(t.replace(microsecond=1000), "wal_a"),
+        PagePosition(t, "wal_a"),
+        PagePosition(t.replace(second=1), "wal_0"),
+    ]
+    assert sorted(positions) == sorted(positions, key=lambda p: p.key)
+    assert all(PagePosition.of_key(p.key) == p for p in positions)
+
+
+@pytest.mark.parametrize("cursor", ["", "!!!", "bm90LWEtY3Vyc29y", "MjAyNi0wMS0wMXx3YWw", "MTIzfA"])
 def test_a_tampered_cursor_is_refused(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
         decode_cursor(cursor)
