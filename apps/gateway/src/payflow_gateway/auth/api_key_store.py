@@ -9,11 +9,16 @@ from typing import Protocol
 
 from beanie import Document
 from pymongo import IndexModel
+from pymongo.errors import DuplicateKeyError
 
 
 class ApiKeyStatus(StrEnum):
     ACTIVE = "active"
     REVOKED = "revoked"
+
+
+class ApiKeyCollision(Exception):
+    """A key with this id or digest is already stored (with 256 random bits: a bug, not luck)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,9 @@ class ApiKey:
 
 
 class ApiKeyStore(Protocol):
-    async def add(self, key: ApiKey, digest: str) -> None: ...
+    async def add(self, key: ApiKey, digest: str) -> None:
+        """Raises `ApiKeyCollision` for an id or digest already stored."""
+
     async def owner_of(self, digest: str) -> str | None:
         """The user an active key acts as; None for an unknown or revoked key."""
 
@@ -59,14 +66,18 @@ class ApiKeyDocument(Document):
 
 class MongoApiKeyStore:
     async def add(self, key: ApiKey, digest: str) -> None:
-        await ApiKeyDocument(
+        document = ApiKeyDocument(
             id=key.id,
             user_id=key.user_id,
             name=key.name,
             digest=digest,
             display_prefix=key.display_prefix,
             created_at=key.created_at,
-        ).insert()
+        )
+        try:
+            await document.insert()
+        except DuplicateKeyError as exc:
+            raise ApiKeyCollision(key.id) from exc
 
     async def owner_of(self, digest: str) -> str | None:
         document = await ApiKeyDocument.find_one(
@@ -95,7 +106,7 @@ class InMemoryApiKeyStore:
 
     async def add(self, key: ApiKey, digest: str) -> None:
         if key.id in self._keys or any(d == digest for _, d, _ in self._keys.values()):
-            raise ValueError(f"API key {key.id} already stored")
+            raise ApiKeyCollision(key.id)
         self._keys[key.id] = (key, digest, ApiKeyStatus.ACTIVE)
 
     async def owner_of(self, digest: str) -> str | None:

@@ -1,0 +1,141 @@
+"""Token claims and the JWT codec: each kind of token only works as itself, and keys rotate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from payflow_gateway.auth.tokens import TokenCodec, TokenRejected
+from payflow_gateway.domain.tokens import (
+    ClaimsRejected,
+    TokenType,
+    access_claims,
+    read_claims,
+    refresh_claims,
+)
+
+KEY_A = "a" * 40
+KEY_B = "b" * 40
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def codec(keys: dict[str, str] | None = None, current: str = "k2") -> TokenCodec:
+    return TokenCodec(keys or {"k2": KEY_B, "k1": KEY_A}, current, "payflow-gateway", "payflow")
+
+
+def test_an_access_token_carries_subject_expiry_issue_time_id_and_type() -> None:
+    token = codec().encode(access_claims("usr_1", "jti-1", NOW, timedelta(minutes=15)))
+    raw = jwt.decode(token, KEY_B, algorithms=["HS256"], audience="payflow")
+    assert raw["sub"] == "usr_1"
+    assert raw["typ"] == "access"
+    assert raw["jti"] == "jti-1"
+    assert raw["iat"] == int(NOW.timestamp())
+    assert raw["exp"] == int((NOW + timedelta(minutes=15)).timestamp())
+    assert "fam" not in raw
+    assert jwt.get_unverified_header(token)["kid"] == "k2"
+
+
+def test_a_refresh_token_names_its_family() -> None:
+    claims = refresh_claims("usr_1", "rt_2", "rt_1", NOW, timedelta(days=7))
+    decoded = codec().decode(codec().encode(claims), TokenType.REFRESH)
+    assert decoded == claims
+
+
+def test_a_refresh_token_is_refused_where_an_access_token_is_expected() -> None:
+    token = codec().encode(refresh_claims("usr_1", "rt_1", "rt_1", NOW, timedelta(days=7)))
+    with pytest.raises(TokenRejected) as caught:
+        codec().decode(token, TokenType.ACCESS)
+    assert caught.value.reason == "wrong_token_type"
+
+
+def test_an_access_token_is_refused_where_a_refresh_token_is_expected() -> None:
+    token = codec().encode(access_claims("usr_1", "jti", NOW, timedelta(minutes=5)))
+    with pytest.raises(TokenRejected) as caught:
+        codec().decode(token, TokenType.REFRESH)
+    assert caught.value.reason == "wrong_token_type"
+
+
+def test_a_token_signed_with_a_previous_key_still_verifies_after_rotation() -> None:
+    before_rotation = codec({"k1": KEY_A}, current="k1")
+    token = before_rotation.encode(access_claims("usr_1", "jti", NOW, timedelta(minutes=5)))
+    assert codec().decode(token, TokenType.ACCESS).subject == "usr_1"
+
+
+def test_a_token_of_a_retired_key_is_refused() -> None:
+    retired = codec({"k0": "z" * 40}, current="k0")
+    token = retired.encode(access_claims("usr_1", "jti", NOW, timedelta(minutes=5)))
+    with pytest.raises(TokenRejected) as caught:
+        codec().decode(token, TokenType.ACCESS)
+    assert caught.value.reason == "unknown_key_id"
+
+
+def test_a_token_whose_kid_names_a_known_key_but_was_signed_with_another_is_refused() -> None:
+    forged = jwt.encode(
+        access_claims("usr_1", "jti", NOW, timedelta(minutes=5)).as_jwt_claims(
+            "payflow-gateway", "payflow"
+        ),
+        "f" * 40,
+        algorithm="HS256",
+        headers={"kid": "k2"},
+    )
+    with pytest.raises(TokenRejected) as caught:
+        codec().decode(forged, TokenType.ACCESS)
+    assert caught.value.reason == "bad_signature"
+
+
+def test_an_expired_token_is_refused() -> None:
+    token = codec().encode(
+        access_claims("usr_1", "jti", NOW - timedelta(hours=1), timedelta(minutes=5))
+    )
+    with pytest.raises(TokenRejected) as caught:
+        codec().decode(token, TokenType.ACCESS)
+    assert caught.value.reason == "expired_token"
+
+
+@pytest.mark.parametrize("garbage", ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.e30."])
+def test_garbage_is_a_malformed_token(garbage: str) -> None:
+    with pytest.raises(TokenRejected) as caught:
+        codec().decode(garbage, TokenType.ACCESS)
+    assert caught.value.reason in {"malformed_token", "unknown_key_id"}
+
+
+def test_an_unsigned_token_is_never_accepted() -> None:
+    claims = access_claims("usr_1", "jti", NOW, timedelta(minutes=5))
+    unsigned = jwt.encode(
+        claims.as_jwt_claims("payflow-gateway", "payflow"),
+        None,
+        algorithm="none",
+        headers={"kid": "k2"},
+    )
+    with pytest.raises(TokenRejected):
+        codec().decode(unsigned, TokenType.ACCESS)
+
+
+def test_a_token_for_another_audience_is_refused() -> None:
+    other = TokenCodec({"k2": KEY_B}, "k2", "payflow-gateway", "someone-else")
+    token = other.encode(access_claims("usr_1", "jti", NOW, timedelta(minutes=5)))
+    with pytest.raises(TokenRejected) as caught:
+        codec().decode(token, TokenType.ACCESS)
+    assert caught.value.reason == "malformed_token"
+
+
+def test_claims_without_a_family_are_not_a_refresh_token() -> None:
+    raw = access_claims("usr_1", "jti", NOW, timedelta(minutes=5)).as_jwt_claims("i", "a")
+    raw["typ"] = "refresh"
+    with pytest.raises(ClaimsRejected) as caught:
+        read_claims(raw, TokenType.REFRESH)
+    assert caught.value.reason == "malformed_token"
+
+
+def test_a_boolean_is_not_a_timestamp() -> None:
+    raw = access_claims("usr_1", "jti", NOW, timedelta(minutes=5)).as_jwt_claims("i", "a")
+    raw["iat"] = True
+    with pytest.raises(ClaimsRejected):
+        read_claims(raw, TokenType.ACCESS)
+
+
+def test_a_codec_needs_a_key_for_its_current_kid() -> None:
+    with pytest.raises(ValueError, match="current kid"):
+        TokenCodec({"k1": KEY_A}, "k9", "i", "a")
