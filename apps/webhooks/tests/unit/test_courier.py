@@ -1,0 +1,189 @@
+"""The courier's attempts, against in-memory stores and a scripted sender."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks import Webhook
+
+from payflow_webhooks.delivery_store import InMemoryDeliveryStore
+from payflow_webhooks.domain.delivery import AttemptResult, DeliveryStatus, open_delivery, replay
+from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, open_endpoint
+from payflow_webhooks.domain.event import WebhookEvent
+from payflow_webhooks.domain.retry_policy import RetryPolicy
+from payflow_webhooks.endpoint_store import InMemoryEndpointStore
+from payflow_webhooks.event_store import InMemoryEventStore
+from payflow_webhooks.worker.courier import WebhookCourier
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class ScriptedSender:
+    """Answers each send with the next status of its script and keeps what it was given."""
+
+    def __init__(self, clock: Clock, *statuses: int) -> None:
+        self.clock = clock
+        self.statuses = list(statuses)
+        self.sent: list[tuple[str, dict[str, str], bytes]] = []
+        self.before_answer: list[object] = []
+
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> AttemptResult:
+        self.sent.append((url, headers, body))
+        for hook in self.before_answer:
+            await hook()  # type: ignore[operator]
+        status = self.statuses.pop(0) if self.statuses else 200
+        return AttemptResult(at=self.clock(), status_code=status, duration_ms=3)
+
+
+@dataclass
+class World:
+    courier: WebhookCourier
+    sender: ScriptedSender
+    clock: Clock
+    endpoints: InMemoryEndpointStore
+    deliveries: InMemoryDeliveryStore
+    secret: str
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    clock = Clock()
+    sender = ScriptedSender(clock)
+    endpoints, events, deliveries = (
+        InMemoryEndpointStore(),
+        InMemoryEventStore(),
+        InMemoryDeliveryStore(),
+    )
+    courier = WebhookCourier(
+        endpoints=endpoints,
+        events=events,
+        deliveries=deliveries,
+        sender=sender,
+        policy=RetryPolicy.from_schedule("1,2", jitter=0),
+        disable_after=timedelta(days=5),
+        clock=clock,
+        spread=lambda: 0.0,
+    )
+    endpoint = open_endpoint(
+        endpoint_id="we_1",
+        owner_id="usr_a",
+        url="https://hooks.example.com/",
+        event_types=["*"],
+        description=None,
+        now=clock(),
+    )
+    world = World(courier, sender, clock, endpoints, deliveries, endpoint.secret)
+
+    async def seed() -> None:
+        await endpoints.add(endpoint)
+        await events.add(
+            WebhookEvent(
+                id="evt_1",
+                type="transfer.completed",
+                transfer_id="tr_1",
+                owner_ids=("usr_a",),
+                data={"id": "tr_1", "amount": 1250, "currency": "USD"},
+                created_at=clock(),
+            )
+        )
+        await deliveries.add(
+            open_delivery(
+                delivery_id="del_1",
+                event_id="evt_1",
+                event_type="transfer.completed",
+                endpoint_id="we_1",
+                owner_id="usr_a",
+                event_created_at=clock(),
+                traceparent=None,
+                now=clock(),
+            )
+        )
+
+    world.seed = seed  # type: ignore[attr-defined]
+    yield world
+
+
+async def test_a_successful_attempt_is_signed_recorded_and_settles_the_delivery(
+    world: World,
+) -> None:
+    await world.seed()  # type: ignore[attr-defined]
+    assert await world.courier.attempt("del_1") is None
+    url, headers, body = world.sender.sent[0]
+    assert url == "https://hooks.example.com/"
+    headers["webhook-timestamp"] = str(int(world.clock().timestamp()))
+    assert Webhook(world.secret).verify(body, headers)["data"]["amount"] == 1250
+    delivery = await world.deliveries.get("del_1")
+    assert delivery is not None and delivery.status is DeliveryStatus.SUCCEEDED
+    attempts = (await world.deliveries.attempts_of(["del_1"]))["del_1"]
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 200)]
+
+
+async def test_a_failed_attempt_asks_for_a_retry_and_marks_the_endpoint_failing(
+    world: World,
+) -> None:
+    await world.seed()  # type: ignore[attr-defined]
+    world.sender.statuses = [500]
+    assert await world.courier.attempt("del_1") == timedelta(seconds=1)
+    endpoint = await world.endpoints.get("we_1")
+    assert endpoint is not None and endpoint.failing_since == world.clock()
+    # Run early, the job only waits for the due time; nothing is sent.
+    assert await world.courier.attempt("del_1") == timedelta(seconds=1)
+    assert len(world.sender.sent) == 1
+    world.clock.now += timedelta(seconds=1)
+    assert await world.courier.attempt("del_1") is None
+    endpoint = await world.endpoints.get("we_1")
+    assert endpoint is not None and endpoint.failing_since is None
+
+
+async def test_a_410_disables_the_endpoint_and_later_deliveries_are_not_sent(
+    world: World,
+) -> None:
+    await world.seed()  # type: ignore[attr-defined]
+    world.sender.statuses = [410]
+    assert await world.courier.attempt("del_1") is None
+    endpoint = await world.endpoints.get("we_1")
+    assert endpoint is not None and endpoint.status is EndpointStatus.DISABLED
+    assert endpoint.disabled_reason is DisabledReason.RECEIVER_GONE
+    delivery = await world.deliveries.get("del_1")
+    assert delivery is not None
+    await world.deliveries.compare_and_set(replay(delivery, world.clock()), delivery.version)
+    assert await world.courier.attempt("del_1") is None
+    assert len(world.sender.sent) == 1
+    abandoned = await world.deliveries.get("del_1")
+    assert abandoned is not None and abandoned.last_error == "the endpoint is disabled"
+
+
+async def test_a_settled_delivery_is_never_sent_again(world: World) -> None:
+    await world.seed()  # type: ignore[attr-defined]
+    await world.courier.attempt("del_1")
+    assert await world.courier.attempt("del_1") is None
+    assert await world.courier.attempt("del_unknown") is None
+    assert len(world.sender.sent) == 1
+
+
+async def test_a_replay_during_an_attempt_wins_and_the_job_runs_again_at_once(
+    world: World,
+) -> None:
+    await world.seed()  # type: ignore[attr-defined]
+    world.sender.statuses = [500]
+
+    async def owner_replays() -> None:
+        current = await world.deliveries.get("del_1")
+        assert current is not None
+        await world.deliveries.compare_and_set(replay(current, world.clock()), current.version)
+
+    world.sender.before_answer.append(owner_replays)
+    assert await world.courier.attempt("del_1") == timedelta(0)
+    delivery = await world.deliveries.get("del_1")
+    assert delivery is not None and delivery.round_failures == 0 and delivery.is_pending
+    attempts = (await world.deliveries.attempts_of(["del_1"]))["del_1"]
+    assert [a.status_code for a in attempts] == [500]
