@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -55,7 +54,7 @@ class World:
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
+async def world() -> World:
     clock = Clock()
     sender = ScriptedSender(clock)
     endpoints, events, deliveries = (
@@ -81,41 +80,36 @@ def world() -> Iterator[World]:
         description=None,
         now=clock(),
     )
-    world = World(courier, sender, clock, endpoints, deliveries, endpoint.secret)
-
-    async def seed() -> None:
-        await endpoints.add(endpoint)
-        await events.add(
-            WebhookEvent(
-                id="evt_1",
-                type="transfer.completed",
-                transfer_id="tr_1",
-                owner_ids=("usr_a",),
-                data={"id": "tr_1", "amount": 1250, "currency": "USD"},
-                created_at=clock(),
-            )
+    await endpoints.add(endpoint)
+    await events.add(
+        WebhookEvent(
+            id="evt_1",
+            type="transfer.completed",
+            transfer_id="tr_1",
+            owner_ids=("usr_a",),
+            data={"id": "tr_1", "amount": 1250, "currency": "USD"},
+            created_at=clock(),
         )
-        await deliveries.add(
-            open_delivery(
-                delivery_id="del_1",
-                event_id="evt_1",
-                event_type="transfer.completed",
-                endpoint_id="we_1",
-                owner_id="usr_a",
-                event_created_at=clock(),
-                traceparent=None,
-                now=clock(),
-            )
+    )
+    await deliveries.add(
+        open_delivery(
+            delivery_id="del_1",
+            event_id="evt_1",
+            event_type="transfer.completed",
+            endpoint_id="we_1",
+            owner_id="usr_a",
+            event_created_at=clock(),
+            traceparent=None,
+            now=clock(),
         )
+    )
 
-    world.seed = seed  # type: ignore[attr-defined]
-    yield world
+    return World(courier, sender, clock, endpoints, deliveries, endpoint.secret)
 
 
 async def test_a_successful_attempt_is_signed_recorded_and_settles_the_delivery(
     world: World,
 ) -> None:
-    await world.seed()  # type: ignore[attr-defined]
     assert await world.courier.attempt("del_1") is None
     url, headers, body = world.sender.sent[0]
     assert url == "https://hooks.example.com/"
@@ -130,7 +124,6 @@ async def test_a_successful_attempt_is_signed_recorded_and_settles_the_delivery(
 async def test_a_failed_attempt_asks_for_a_retry_and_marks_the_endpoint_failing(
     world: World,
 ) -> None:
-    await world.seed()  # type: ignore[attr-defined]
     world.sender.statuses = [500]
     assert await world.courier.attempt("del_1") == timedelta(seconds=1)
     endpoint = await world.endpoints.get("we_1")
@@ -147,7 +140,6 @@ async def test_a_failed_attempt_asks_for_a_retry_and_marks_the_endpoint_failing(
 async def test_a_410_disables_the_endpoint_and_later_deliveries_are_not_sent(
     world: World,
 ) -> None:
-    await world.seed()  # type: ignore[attr-defined]
     world.sender.statuses = [410]
     assert await world.courier.attempt("del_1") is None
     endpoint = await world.endpoints.get("we_1")
@@ -163,7 +155,6 @@ async def test_a_410_disables_the_endpoint_and_later_deliveries_are_not_sent(
 
 
 async def test_a_settled_delivery_is_never_sent_again(world: World) -> None:
-    await world.seed()  # type: ignore[attr-defined]
     await world.courier.attempt("del_1")
     assert await world.courier.attempt("del_1") is None
     assert await world.courier.attempt("del_unknown") is None
@@ -173,7 +164,6 @@ async def test_a_settled_delivery_is_never_sent_again(world: World) -> None:
 async def test_a_replay_during_an_attempt_wins_and_the_job_runs_again_at_once(
     world: World,
 ) -> None:
-    await world.seed()  # type: ignore[attr-defined]
     world.sender.statuses = [500]
 
     async def owner_replays() -> None:
