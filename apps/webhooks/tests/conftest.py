@@ -131,6 +131,7 @@ def webhook_settings(stores: Any, unique: str) -> Callable[..., WebhooksSettings
             "webhook_timeout_s": 2.0,
             "webhook_worker_poll_delay_s": 0.1,
             "stream_claim_idle_ms": 1000,
+            "stream_block_ms": 100,
         }
         values.update(overrides)
         return WebhooksSettings(**values)

@@ -43,6 +43,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
                 group=WEBHOOKS_GROUP,
                 claim_idle_ms=settings.stream_claim_idle_ms,
                 max_deliveries=settings.stream_max_deliveries,
+                block_ms=settings.stream_block_ms,
             ),
         )
         consumer.register(TransferEvent.MESSAGE_TYPE, intake.on_transfer_event)
