@@ -192,6 +192,16 @@ def test_ci_runs_the_linters_the_type_checker_and_the_whole_suite() -> None:
     ]
 
 
+def test_ci_builds_the_image_and_waits_for_the_whole_stack_to_be_healthy() -> None:
+    steps = load_yaml(CI_WORKFLOW)["jobs"]["compose"]["steps"]
+    commands = " ".join(step["run"] for step in steps if "run" in step)
+    assert "docker compose build" in commands
+    assert "docker compose up --detach --wait" in commands
+    assert "promtool" in commands
+    for port in DEFAULT_PORTS.values():
+        assert str(port) in commands
+
+
 def test_every_compose_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         healthcheck = service.get("healthcheck")
