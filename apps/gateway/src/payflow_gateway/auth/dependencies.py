@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from payflow_gateway.auth import errors
@@ -28,15 +28,12 @@ Auth = Annotated[AuthComponents, Depends(auth_components)]
 
 
 async def current_user(
-    request: Request,
     auth: Auth,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User:
     if credentials is None or not credentials.credentials:
         raise errors.not_authenticated()
-    user = await auth.bearer.authenticate(credentials.credentials)
-    request.state.user_id = user.id
-    return user
+    return await auth.bearer.authenticate(credentials.credentials)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
