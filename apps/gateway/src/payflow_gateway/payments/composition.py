@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from beanie import Document
 from fastapi import APIRouter
 
+from payflow_gateway.modules import GatewayModule
 from payflow_gateway.payments.idempotency_store import (
     IdempotencyRecordDocument,
     MongoIdempotencyStore,
@@ -38,3 +39,9 @@ async def compose_payments(runtime: ServiceRuntime) -> AsyncIterator[None]:
     finally:
         for client in (orchestrator, wallet, ledger):
             await client.aclose()
+
+
+def payments_module() -> GatewayModule:
+    return GatewayModule(
+        routers=payment_routers(), documents=PAYMENT_DOCUMENTS, compose=compose_payments
+    )
