@@ -35,6 +35,8 @@ class Received:
 class Receiver:
     """A webhook receiver: answers each path from a script of replies (then 200), records all."""
 
+    Reply = Reply
+
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self._scripts: dict[str, list[Reply]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -53,7 +54,8 @@ def build_arq_worker(settings: WebhooksSettings, pool: ArqRedis, courier: Webhoo
 
 class DeliveryWorker:
     """Starts the ARQ worker as a task and stops it gracefully: no new jobs, a grace period for
-    the running ones, then cancellation (a cancelled job stays queued and is run again)."""
+    the running ones, then cancellation (a cancelled job stays queued and is run again). The
+    worker owns the pool it was given and closes it."""
 
     def __init__(self, worker: Worker, grace_s: float = 3.0) -> None:
         self.arq = worker
@@ -74,9 +76,13 @@ class DeliveryWorker:
         running = [t for t in self.arq.tasks.values() if not t.done()]
         if running:
             await asyncio.wait(running, timeout=self._grace_s)
-        # close() cancels what is left, waits for it, and closes the worker's Redis pool.
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.arq.close()
+        # Cancels what is left and the polling loop. Not `Worker.close()`: it closes the pool
+        # with a call redis-py deprecates.
+        self.arq.handle_sig(signal.SIGTERM)
+        await asyncio.gather(*self.arq.tasks.values(), return_exceptions=True)
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        pool = self.arq.pool
+        await pool.delete(self.arq.health_check_key)
+        await pool.aclose()

@@ -1,0 +1,229 @@
+"""Service and worker in process against real stores, a real ARQ queue and a real receiver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from standardwebhooks import Webhook
+
+from payflow_contracts import Envelope, new_id
+from payflow_contracts.events import TransferEvent, transfer_event_id
+from payflow_messaging import StreamPublisher
+from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_webhooks.domain.delivery import open_delivery, replay
+from payflow_webhooks.domain.event import WebhookEvent
+from payflow_webhooks.domain.moments import utc_now
+from payflow_webhooks.main import create_app as create_service
+from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.url_guard import SystemResolver, UrlGuard
+from payflow_webhooks.worker.app import create_app as create_worker
+from payflow_webhooks.worker.sender import WebhookSender
+
+pytestmark = pytest.mark.integration
+
+
+class Pipeline:
+    def __init__(self, client: httpx.AsyncClient, service: Any, settings: WebhooksSettings) -> None:
+        self.client = client
+        self.components: dict[str, Any] = service.state.runtime.components
+        self.settings = settings
+
+    async def endpoint(self, url: str, owner: str = "usr_a") -> dict[str, Any]:
+        answer = await self.client.post(
+            "/internal/webhook-endpoints",
+            params={"owner_id": owner},
+            json={"url": url, "event_types": ["transfer.completed"]},
+        )
+        assert answer.status_code == 201
+        created: dict[str, Any] = answer.json()
+        return created
+
+    async def deliveries(self, endpoint_id: str, owner: str = "usr_a") -> list[dict[str, Any]]:
+        answer = await self.client.get(
+            f"/internal/webhook-endpoints/{endpoint_id}/deliveries", params={"owner_id": owner}
+        )
+        data: list[dict[str, Any]] = answer.json()["data"]
+        return data
+
+
+@pytest.fixture
+async def pipeline(
+    webhook_settings: Callable[..., WebhooksSettings],
+) -> AsyncIterator[Pipeline]:
+    settings = webhook_settings(webhook_sweeper_interval_s=0.2, webhook_sweeper_grace_s=1.0)
+    service, worker = create_service(settings), create_worker(settings)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(service.router.lifespan_context(service))
+        await stack.enter_async_context(worker.router.lifespan_context(worker))
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=service),
+                base_url="http://test",
+                headers={"X-Internal-Token": "test-token"},
+            )
+        )
+        yield Pipeline(client, service, settings)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_completed_transfer_reaches_its_subscriber_signed_and_logged(
+    pipeline: Pipeline, receiver: Any, redis_client: Any, wait_until: Any, unique: str
+) -> None:
+    path = f"/pipeline-{unique}"
+    endpoint = await pipeline.endpoint(receiver.url(path))
+    succeeded_before = sample("payflow_webhook_deliveries_total", outcome="succeeded")
+    transfer_id = new_id("tr")
+    event = TransferEvent(
+        event_id=transfer_event_id(transfer_id, "transfer.completed"),
+        event_type="transfer.completed",
+        transfer_id=transfer_id,
+        owner_ids=["usr_a"],
+        transfer={"id": transfer_id, "amount": 1250, "currency": "USD"},
+    )
+    await StreamPublisher(redis_client).publish_envelope(
+        pipeline.settings.streams.transfer_events, Envelope.wrap(event, saga_id=transfer_id)
+    )
+    [request] = await receiver.wait_for(path, 1)
+    payload = Webhook(endpoint["secret"]).verify(request.body, request.headers)
+    assert payload["id"] == event.event_id and payload["type"] == "transfer.completed"
+    assert payload["data"] == {"id": transfer_id, "amount": 1250, "currency": "USD"}
+    assert request.headers["webhook-id"] == event.event_id
+
+    async def settled() -> list[dict[str, Any]]:
+        found = await pipeline.deliveries(endpoint["id"])
+        return found if found and found[0]["status"] == "succeeded" else []
+
+    [delivery] = await wait_until(settled)
+    [attempt] = delivery["attempts"]
+    assert attempt["status_code"] == 200 and attempt["error"] is None
+    assert attempt["response_body"] == "ok" and attempt["duration_ms"] >= 0
+    assert delivery["next_attempt_at"] is None
+    assert sample("payflow_webhook_deliveries_total", outcome="succeeded") == succeeded_before + 1
+    assert sample("payflow_webhook_delivery_latency_seconds_count") >= 1
+
+
+async def test_the_sweeper_enqueues_again_a_pending_delivery_whose_job_is_gone(
+    pipeline: Pipeline, receiver: Any, unique: str
+) -> None:
+    path = f"/swept-{unique}"
+    endpoint = await pipeline.endpoint(receiver.url(path))
+    now = utc_now()
+    event = WebhookEvent(
+        id=f"evt_{unique}",
+        type="transfer.completed",
+        transfer_id="tr_x",
+        owner_ids=("usr_a",),
+        data={"id": "tr_x"},
+        created_at=now,
+    )
+    await pipeline.components["events"].add(event)
+    # As if the service died between storing the delivery and enqueueing its job.
+    await pipeline.components["deliveries"].add(
+        open_delivery(
+            delivery_id=new_id("del"),
+            event_id=event.id,
+            event_type=event.type,
+            endpoint_id=endpoint["id"],
+            owner_id="usr_a",
+            event_created_at=now,
+            traceparent=None,
+            now=now - timedelta(minutes=1),
+        )
+    )
+    [request] = await receiver.wait_for(path, 1, timeout=10)
+    assert request.headers["webhook-id"] == event.id
+
+
+async def test_a_replay_brings_a_deferred_job_forward(
+    webhook_settings: Callable[..., WebhooksSettings], redis_client: Any
+) -> None:
+    settings = webhook_settings()
+    pool = await open_arq_pool(settings.redis_url, settings.streams)
+    try:
+        queue = ArqDeliveryQueue(pool, queue_name(settings.streams), timedelta(hours=2))
+        now = utc_now()
+        later = open_delivery(
+            delivery_id=new_id("del"),
+            event_id="evt_1",
+            event_type="transfer.completed",
+            endpoint_id="we_1",
+            owner_id="usr_a",
+            event_created_at=now,
+            traceparent=None,
+            now=now,
+        ).model_copy(update={"next_attempt_at": now + timedelta(hours=1)})
+        assert await queue.enqueue(later, None)
+        assert await queue.is_scheduled(later.id)
+        assert not await queue.enqueue(later, None)  # one job per delivery
+        assert not await queue.enqueue(replay(later, now), None)
+        score = await redis_client.zscore(queue_name(settings.streams), later.id)
+        assert score <= (now + timedelta(seconds=1)).timestamp() * 1000
+    finally:
+        await pool.aclose()
+
+
+# ---------------------------------------------------------------- one attempt, on the wire
+
+
+@pytest.fixture
+async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+        yield client
+
+
+def sender(
+    client: httpx.AsyncClient, *, guarded: bool = False, timeout: float = 2.0
+) -> WebhookSender:
+    guard = UrlGuard(allow_private=not guarded, resolver=SystemResolver())
+    return WebhookSender(client, guard, timeout)
+
+
+async def test_a_redirect_is_not_followed(
+    http_client: httpx.AsyncClient, receiver: Any, unique: str
+) -> None:
+    path = f"/moved-{unique}"
+    receiver.script(path, receiver.Reply(302, headers={"location": receiver.url(f"{path}-target")}))
+    result = await sender(http_client).send(receiver.url(path), {}, b"{}")
+    assert result.status_code == 302 and not result.succeeded
+    assert receiver.received(f"{path}-target") == []
+
+
+async def test_only_the_first_kilobyte_of_an_answer_is_kept(
+    http_client: httpx.AsyncClient, receiver: Any, unique: str
+) -> None:
+    path = f"/chatty-{unique}"
+    receiver.script(path, receiver.Reply(500, body=b"x" * 50_000))
+    result = await sender(http_client).send(receiver.url(path), {}, b"{}")
+    assert result.status_code == 500
+    assert result.response_body == "x" * 1024
+
+
+async def test_a_receiver_slower_than_the_timeout_fails_the_attempt(
+    http_client: httpx.AsyncClient, receiver: Any, unique: str
+) -> None:
+    path = f"/slow-{unique}"
+    receiver.script(path, receiver.Reply(200, delay_s=1.5))
+    result = await sender(http_client, timeout=0.3).send(receiver.url(path), {}, b"{}")
+    assert result.timed_out and result.status_code is None
+    assert result.error == "no answer within 0.3s"
+
+
+async def test_under_the_guard_a_loopback_target_is_never_contacted(
+    http_client: httpx.AsyncClient, receiver: Any, unique: str
+) -> None:
+    for host in ("127.0.0.1", "localhost"):
+        path = f"/guarded-{unique}-{host}"
+        url = f"http://{host}:{receiver.port}{path}"
+        result = await sender(http_client, guarded=True).send(url, {}, b"{}")
+        assert result.blocked and result.error is not None
+        assert result.error.startswith("refused:")
+        assert receiver.received(path) == []
