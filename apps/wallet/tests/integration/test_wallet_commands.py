@@ -385,7 +385,9 @@ async def test_a_timeout_fault_is_acknowledged_and_does_nothing_at_all(wallet_se
     # The refund that follows the saga's timeout finds no debit and cancels it.
     reply = await wallet_service.reply_to(await wallet_service.send(refund("tr_to", wallet_id, 10)))
     assert reply.outcome is StepOutcome.DEBIT_CANCELLED
-    late = await wallet_service.reply_to(await wallet_service.send(sent.open(DebitWallet)))
+    # The debit re-sent (this time without its fault) is refused: it was cancelled.
+    assert sent.open(DebitWallet).fault is not None
+    late = await wallet_service.reply_to(await wallet_service.send(debit("tr_to", wallet_id, 10)))
     assert late.outcome is StepOutcome.SOURCE_UNAVAILABLE
     assert await wallet_service.balance(wallet_id) == 501
 
