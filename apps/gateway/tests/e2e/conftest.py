@@ -26,7 +26,7 @@ PASSWORD = "correct horse battery"
 class Gateways:
     main: ServiceStack
     rotated: ServiceStack
-    """Same database; current key `k2`, previous key `k1` (main's); 1 s access, 2 s refresh
+    """Same database; current key `k2`, previous key `k1` (main's); 2 s access, 3 s refresh
     tokens; its wallet service URL answers nothing."""
     jwt_secret: str
     rotated_secret: str
@@ -73,8 +73,8 @@ def gateways(
             "PAYFLOW_JWT_SECRET": rotated_secret,
             "PAYFLOW_JWT_KEY_ID": "k2",
             "PAYFLOW_JWT_PREVIOUS_SECRETS": f"k1:{jwt_secret}",
-            "PAYFLOW_JWT_ACCESS_TTL_SECONDS": "1",
-            "PAYFLOW_JWT_REFRESH_TTL_SECONDS": "2",
+            "PAYFLOW_JWT_ACCESS_TTL_SECONDS": "2",
+            "PAYFLOW_JWT_REFRESH_TTL_SECONDS": "3",
             "PAYFLOW_WALLET_URL": f"http://127.0.0.1:{free_port()}",
         },
     )

@@ -139,3 +139,11 @@ def test_a_boolean_is_not_a_timestamp() -> None:
 def test_a_codec_needs_a_key_for_its_current_kid() -> None:
     with pytest.raises(ValueError, match="current kid"):
         TokenCodec({"k1": KEY_A}, "k9", "i", "a")
+
+
+def test_a_token_lives_at_least_its_lifetime_however_late_in_the_second_it_was_issued() -> None:
+    late_in_a_second = NOW.replace(microsecond=999_000)
+    claims = access_claims("usr_1", "jti", late_in_a_second, timedelta(seconds=1))
+    raw = claims.as_jwt_claims("i", "a")
+    assert raw["iat"] == int(NOW.timestamp())
+    assert raw["exp"] - late_in_a_second.timestamp() >= 1

@@ -112,7 +112,7 @@ class Sessions:
         logger.info("user logged out", extra={"user_id": claims.subject})
 
     async def _issue_pair(self, user_id: str, family_id: str | None) -> TokenPair:
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = datetime.now(UTC)
         refresh_id = new_id("rt")
         family = family_id or refresh_id  # a login starts a family named after its first token
         refresh = refresh_claims(user_id, refresh_id, family, now, self._refresh_ttl)

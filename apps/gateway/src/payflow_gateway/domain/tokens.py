@@ -6,6 +6,7 @@ the other; refresh tokens also name their family (`fam`), the chain of rotations
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,8 @@ class TokenClaims:
             "typ": self.token_type.value,
             "jti": self.token_id,
             "iat": int(self.issued_at.timestamp()),
-            "exp": int(self.expires_at.timestamp()),
+            # Rounded up: a token never lives less than its lifetime, even a lifetime of 1 s.
+            "exp": math.ceil(self.expires_at.timestamp()),
         }
         if self.family_id is not None:
             claims["fam"] = self.family_id
