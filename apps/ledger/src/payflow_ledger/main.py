@@ -2,12 +2,68 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
+from payflow_contracts.streams import LEDGER_GROUP
+from payflow_ledger.api import router
+from payflow_ledger.command_handlers import LedgerCommandHandlers
+from payflow_ledger.ledger_postings import LedgerPostings
+from payflow_ledger.mongo_repository import (
+    AccountDocument,
+    JournalDocument,
+    MongoAccountStore,
+    MongoJournal,
+)
 from payflow_ledger.settings import LedgerSettings
-from payflow_service import create_service_app
+from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
+from payflow_service import ServiceRuntime, create_service_app
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or LedgerSettings()
-    return create_service_app(service="ledger", settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+        accounts = MongoAccountStore()
+        journal = MongoJournal()
+        postings = LedgerPostings(accounts, journal)
+        handlers = LedgerCommandHandlers(
+            postings,
+            StreamPublisher(runtime.redis),
+            settings.streams.saga_replies,
+            faults_enabled=not settings.is_production,
+        )
+        consumer = StreamConsumer(
+            runtime.redis,
+            ConsumerConfig(
+                stream=settings.streams.ledger_commands,
+                group=LEDGER_GROUP,
+                claim_idle_ms=settings.stream_claim_idle_ms,
+                max_deliveries=settings.stream_max_deliveries,
+                block_ms=settings.stream_block_ms,
+                reclaim_interval_s=settings.stream_reclaim_interval_s,
+                concurrency=settings.command_concurrency,
+            ),
+        )
+        handlers.register(consumer)
+        runtime.components.update(
+            accounts=accounts, journal=journal, postings=postings, command_handlers=handlers
+        )
+        consumer_task = asyncio.create_task(consumer.run(), name="ledger-commands")
+        try:
+            yield
+        finally:
+            consumer.stop()
+            await asyncio.gather(consumer_task, return_exceptions=True)
+
+    return create_service_app(
+        service="ledger",
+        settings=settings,
+        document_models=[AccountDocument, JournalDocument],
+        routers=[router],
+        compose=compose,
+    )

@@ -1,0 +1,1 @@
+"""The ledger's pure domain: double-entry journal transactions and posting decisions."""

@@ -1,0 +1,60 @@
+"""The ledger's saga steps (post a transfer, post a top-up, reverse), each at most once.
+
+Why this is safe: every decision is one journal document whose `_id` is the step's operation
+id, inserted once. Concurrent deliveries race on that insert; the loser reads the winner and
+answers with it. A reversal that finds no posting first inserts a tombstone under the
+posting's id: then either the tombstone or the posting wins that one insert, and the reversal
+decides on whichever did. A crash leaves either no document (the redelivery decides afresh) or
+the decision (the redelivery replays it); there is never a second write to lose.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from payflow_contracts import new_id
+from payflow_ledger.domain.journal import Account, utc_now
+from payflow_ledger.domain.postings import (
+    LedgerRecord,
+    PostingRequest,
+    ReversalRequest,
+    cancelled_posting,
+    decide_posting,
+    decide_reversal,
+)
+from payflow_ledger.repository import AccountStore, Journal
+
+logger = logging.getLogger(__name__)
+
+
+class LedgerPostings:
+    def __init__(self, accounts: AccountStore, journal: Journal) -> None:
+        self._accounts = accounts
+        self._journal = journal
+
+    async def post(self, request: PostingRequest) -> LedgerRecord:
+        existing = await self._journal.get(request.operation_id)
+        if existing is not None:
+            return existing
+        now = utc_now()
+        currencies: dict[str, str] = {}
+        if not request.fault_reject and request.source != request.destination:
+            # Opening is insert-if-absent, so an account's currency is fixed by its first
+            # posting however many race for it; each posting then checks against it.
+            for account_id in request.accounts:
+                opened = await self._accounts.open(Account(account_id, request.currency, now))
+                currencies[account_id] = opened.currency
+        decision = decide_posting(request, currencies, new_id("jtx"), now)
+        return await self._journal.record(decision)
+
+    async def reverse(self, request: ReversalRequest) -> LedgerRecord:
+        existing = await self._journal.get(request.operation_id)
+        if existing is not None:
+            return existing
+        now = utc_now()
+        posting = await self._journal.get(request.posting_operation_id)
+        if posting is None:
+            # The posting has not arrived: cancel it, unless it lands first (then reverse it).
+            posting = await self._journal.record(cancelled_posting(request, now))
+        decision = decide_reversal(request, posting, new_id("jtx"), now)
+        return await self._journal.record(decision)

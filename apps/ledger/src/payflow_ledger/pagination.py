@@ -1,0 +1,48 @@
+"""Opaque list cursors over a (created_at, id) order.
+
+Stores compare one string, `position` = zero-padded epoch milliseconds, "|", id: it sorts as
+(created_at, id) and compares exactly (the embedded store compares datetimes to the second).
+The cursor is that position, base64url-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class PagePosition:
+    created_at: datetime
+    id: str
+
+    @property
+    def key(self) -> str:
+        millis = (self.created_at - _EPOCH) // timedelta(milliseconds=1)
+        return f"{millis:015d}|{self.id}"
+
+    @classmethod
+    def of_key(cls, key: str) -> PagePosition:
+        millis, item_id = key.split("|", 1)
+        if not millis.isdigit() or not item_id:
+            raise ValueError("not a position")
+        return cls(_EPOCH + timedelta(milliseconds=int(millis)), item_id)
+
+
+def encode_cursor(position: PagePosition) -> str:
+    return base64.urlsafe_b64encode(position.key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> PagePosition:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return PagePosition.of_key(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, UnicodeError) as exc:
+        raise InvalidCursor("the cursor is not valid") from exc
