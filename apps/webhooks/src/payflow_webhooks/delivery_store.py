@@ -17,7 +17,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from payflow_webhooks.domain.delivery import Attempt, Delivery, DeliveryStatus
-from payflow_webhooks.paging import after_cursor_clause, encode_cursor, page_in_memory
+from payflow_webhooks.paging import before_cursor, next_cursor_of, page_in_memory, position_of
 
 
 class DeliveryStore(Protocol):
@@ -49,9 +49,7 @@ class DeliveryDocument(Document):
                 unique=True,
                 name="one_delivery_per_event_and_endpoint",
             ),
-            IndexModel(
-                [("endpoint_id", ASCENDING), ("created_at", DESCENDING)], name="by_endpoint"
-            ),
+            IndexModel([("endpoint_id", ASCENDING), ("position", DESCENDING)], name="by_endpoint"),
             IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="by_due"),
         ]
 
@@ -64,15 +62,22 @@ class AttemptDocument(Document):
         indexes = [IndexModel([("delivery_id", ASCENDING), ("at", ASCENDING)], name="by_delivery")]
 
 
+def _position(delivery: Delivery) -> str:
+    return position_of(delivery.created_at, delivery.id)
+
+
 def _to_document(item: Delivery | Attempt) -> dict[str, Any]:
     data = item.model_dump(mode="python")
     data["_id"] = data.pop("id")
+    if isinstance(item, Delivery):
+        data["position"] = _position(item)
     return data
 
 
 def _delivery(data: dict[str, Any]) -> Delivery:
     data = dict(data)
     data["id"] = data.pop("_id")
+    data.pop("position", None)
     return Delivery.model_validate(data)
 
 
@@ -120,15 +125,12 @@ class MongoDeliveryStore:
         clauses: list[dict[str, Any]] = [{"endpoint_id": endpoint_id}]
         if status is not None:
             clauses.append({"status": status.value})
-        position = after_cursor_clause(cursor)
-        if position:
-            clauses.append(position)
-        found = self._deliveries.find({"$and": clauses}).sort(
-            [("created_at", DESCENDING), ("_id", DESCENDING)]
-        )
+        older = before_cursor(cursor)
+        if older:
+            clauses.append(older)
+        found = self._deliveries.find({"$and": clauses}).sort([("position", DESCENDING)])
         items = [_delivery(d) async for d in found.limit(limit + 1)]
-        last = items[limit - 1] if len(items) > limit else None
-        return items[:limit], encode_cursor(last.created_at, last.id) if last else None
+        return items[:limit], next_cursor_of(items, limit, _position)
 
     async def overdue(self, due_before: datetime, limit: int) -> list[Delivery]:
         found = (
@@ -195,7 +197,7 @@ class InMemoryDeliveryStore:
             for d in self._deliveries.values()
             if d.endpoint_id == endpoint_id and (status is None or d.status is status)
         ]
-        return page_in_memory(matching, lambda d: (d.created_at, d.id), limit, cursor)
+        return page_in_memory(matching, _position, limit, cursor)
 
     async def overdue(self, due_before: datetime, limit: int) -> list[Delivery]:
         due = [

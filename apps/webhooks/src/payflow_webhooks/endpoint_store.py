@@ -15,7 +15,7 @@ from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, WebhookEndpoint
-from payflow_webhooks.paging import after_cursor_clause, encode_cursor, page_in_memory
+from payflow_webhooks.paging import before_cursor, next_cursor_of, page_in_memory, position_of
 
 
 class EndpointStore(Protocol):
@@ -55,7 +55,7 @@ class EndpointDocument(Document):
     class Settings:
         name = "webhook_endpoints"
         indexes = [
-            IndexModel([("owner_id", ASCENDING), ("created_at", DESCENDING)], name="by_owner"),
+            IndexModel([("owner_id", ASCENDING), ("position", DESCENDING)], name="by_owner"),
             IndexModel([("owner_id", ASCENDING), ("status", ASCENDING)], name="by_owner_status"),
         ]
 
@@ -65,13 +65,19 @@ def _to_document(endpoint: WebhookEndpoint) -> dict[str, Any]:
     data["_id"] = data.pop("id")
     data["event_types"] = list(data["event_types"])
     data["retired_secrets"] = [dict(r) for r in data["retired_secrets"]]
+    data["position"] = position_of(endpoint.created_at, endpoint.id)
     return data
 
 
 def _from_document(data: dict[str, Any]) -> WebhookEndpoint:
     data = dict(data)
     data["id"] = data.pop("_id")
+    data.pop("position", None)
     return WebhookEndpoint.model_validate(data)
+
+
+def _position(endpoint: WebhookEndpoint) -> str:
+    return position_of(endpoint.created_at, endpoint.id)
 
 
 class MongoEndpointStore:
@@ -92,15 +98,12 @@ class MongoEndpointStore:
         self, owner_id: str, limit: int, cursor: str | None
     ) -> tuple[list[WebhookEndpoint], str | None]:
         clauses: list[dict[str, Any]] = [{"owner_id": owner_id}]
-        position = after_cursor_clause(cursor)
-        if position:
-            clauses.append(position)
-        found = self._collection.find({"$and": clauses}).sort(
-            [("created_at", DESCENDING), ("_id", DESCENDING)]
-        )
+        older = before_cursor(cursor)
+        if older:
+            clauses.append(older)
+        found = self._collection.find({"$and": clauses}).sort([("position", DESCENDING)])
         items = [_from_document(d) async for d in found.limit(limit + 1)]
-        last = items[limit - 1] if len(items) > limit else None
-        return items[:limit], encode_cursor(last.created_at, last.id) if last else None
+        return items[:limit], next_cursor_of(items, limit, _position)
 
     async def compare_and_set(self, endpoint: WebhookEndpoint, expected_version: int) -> bool:
         fields = _to_document(endpoint)
@@ -174,7 +177,7 @@ class InMemoryEndpointStore:
         self, owner_id: str, limit: int, cursor: str | None
     ) -> tuple[list[WebhookEndpoint], str | None]:
         mine = [e for e in self._items.values() if e.owner_id == owner_id]
-        return page_in_memory(mine, lambda e: (e.created_at, e.id), limit, cursor)
+        return page_in_memory(mine, _position, limit, cursor)
 
     async def compare_and_set(self, endpoint: WebhookEndpoint, expected_version: int) -> bool:
         current = self._items.get(endpoint.id)

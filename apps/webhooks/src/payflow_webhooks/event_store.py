@@ -9,7 +9,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from payflow_webhooks.domain.event import WebhookEvent
-from payflow_webhooks.paging import after_cursor_clause, encode_cursor, page_in_memory
+from payflow_webhooks.paging import before_cursor, next_cursor_of, page_in_memory, position_of
 
 
 class EventStore(Protocol):
@@ -29,20 +29,26 @@ class EventDocument(Document):
     class Settings:
         name = "webhook_events"
         indexes = [
-            IndexModel([("owner_ids", ASCENDING), ("created_at", DESCENDING)], name="by_owner"),
+            IndexModel([("owner_ids", ASCENDING), ("position", DESCENDING)], name="by_owner"),
         ]
+
+
+def _position(event: WebhookEvent) -> str:
+    return position_of(event.created_at, event.id)
 
 
 def _to_document(event: WebhookEvent) -> dict[str, Any]:
     data = event.model_dump(mode="python")
     data["_id"] = data.pop("id")
     data["owner_ids"] = list(data["owner_ids"])
+    data["position"] = _position(event)
     return data
 
 
 def _from_document(data: dict[str, Any]) -> WebhookEvent:
     data = dict(data)
     data["id"] = data.pop("_id")
+    data.pop("position", None)
     return WebhookEvent.model_validate(data)
 
 
@@ -73,15 +79,12 @@ class MongoEventStore:
         clauses: list[dict[str, Any]] = [{"owner_ids": owner_id}]
         if event_type:
             clauses.append({"type": event_type})
-        position = after_cursor_clause(cursor)
-        if position:
-            clauses.append(position)
-        found = self._collection.find({"$and": clauses}).sort(
-            [("created_at", DESCENDING), ("_id", DESCENDING)]
-        )
+        older = before_cursor(cursor)
+        if older:
+            clauses.append(older)
+        found = self._collection.find({"$and": clauses}).sort([("position", DESCENDING)])
         items = [_from_document(d) async for d in found.limit(limit + 1)]
-        last = items[limit - 1] if len(items) > limit else None
-        return items[:limit], encode_cursor(last.created_at, last.id) if last else None
+        return items[:limit], next_cursor_of(items, limit, _position)
 
 
 class InMemoryEventStore:
@@ -105,4 +108,4 @@ class InMemoryEventStore:
             for e in self._items.values()
             if e.visible_to(owner_id) and (event_type is None or e.type == event_type)
         ]
-        return page_in_memory(mine, lambda e: (e.created_at, e.id), limit, cursor)
+        return page_in_memory(mine, _position, limit, cursor)

@@ -284,3 +284,24 @@ async def test_a_delivery_is_replayed_only_by_its_owner(service: Service, wait_u
     )
     refused = await service.client.post(f"{path}/retry", params={"owner_id": "usr_a"})
     assert refused.status_code == 409 and refused.json()["code"] == "webhook_endpoint_disabled"
+
+
+async def test_a_cursor_not_made_by_the_service_is_refused(service: Service) -> None:
+    for path in ("/internal/events", "/internal/webhook-endpoints"):
+        answer = await service.client.get(path, params={"owner_id": "usr_a", "cursor": "garbage"})
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_cursor"
+
+
+async def test_endpoints_are_listed_newest_first_a_page_at_a_time(service: Service) -> None:
+    created = [(await service.create_endpoint("usr_p")).json()["id"] for _ in range(3)]
+    first = await service.client.get(
+        "/internal/webhook-endpoints", params={"owner_id": "usr_p", "limit": 2}
+    )
+    cursor = first.json()["next_cursor"]
+    assert cursor is not None
+    rest = await service.client.get(
+        "/internal/webhook-endpoints", params={"owner_id": "usr_p", "limit": 2, "cursor": cursor}
+    )
+    assert rest.json()["next_cursor"] is None
+    listed = [e["id"] for e in first.json()["data"] + rest.json()["data"]]
+    assert sorted(listed) == sorted(created) and len(listed) == 3

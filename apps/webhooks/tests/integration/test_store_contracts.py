@@ -173,9 +173,13 @@ async def test_subscribers_are_the_enabled_endpoints_of_the_owners_that_want_the
     assert sorted(e.id for e in found) == ["we_all", "we_done"]
 
 
-async def test_endpoints_page_newest_first_and_delete_only_for_the_owner(endpoints: Any) -> None:
+async def test_endpoints_page_newest_first_within_one_second_and_delete_only_for_the_owner(
+    endpoints: Any,
+) -> None:
+    # Milliseconds apart (the embedded store compares datetimes by the second), and one tie.
     for i in range(5):
-        await endpoints.add(an_endpoint(f"we_{i}", at=T0 + timedelta(seconds=i)))
+        await endpoints.add(an_endpoint(f"we_{i}", at=T0 + timedelta(milliseconds=i)))
+    await endpoints.add(an_endpoint("we_3b", at=T0 + timedelta(milliseconds=3)))
     seen: list[str] = []
     cursor = None
     while True:
@@ -183,7 +187,7 @@ async def test_endpoints_page_newest_first_and_delete_only_for_the_owner(endpoin
         seen += [e.id for e in page]
         if cursor is None:
             break
-    assert seen == ["we_4", "we_3", "we_2", "we_1", "we_0"]
+    assert seen == ["we_4", "we_3b", "we_3", "we_2", "we_1", "we_0"]
     assert not await endpoints.delete("we_1", "usr_other")
     assert await endpoints.delete("we_1", "usr_a")
     assert await endpoints.get("we_1") is None
@@ -211,7 +215,7 @@ async def test_an_event_is_visible_only_to_the_owners_it_touches(events: Any) ->
                 f"evt_{i + 2}",
                 owners=("usr_a",),
                 type=kind,
-                created_at=T0 + timedelta(seconds=i + 1),
+                created_at=T0 + timedelta(milliseconds=i + 1),
             )
         )
     mine, _ = await events.page("usr_a", None, 10, None)
@@ -285,7 +289,7 @@ async def test_deliveries_of_an_endpoint_page_newest_first_filtered_by_status(
     deliveries: Any,
 ) -> None:
     for i in range(5):
-        await deliveries.add(a_delivery(f"del_{i}", f"evt_{i}", at=T0 + timedelta(seconds=i)))
+        await deliveries.add(a_delivery(f"del_{i}", f"evt_{i}", at=T0 + timedelta(milliseconds=i)))
     first = await deliveries.get("del_1")
     await deliveries.compare_and_set(
         first.model_copy(update={"status": DeliveryStatus.FAILED, "version": 1}), 0

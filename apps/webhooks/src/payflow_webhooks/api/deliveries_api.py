@@ -11,7 +11,6 @@ from payflow_service import InternalCaller, ProblemError
 from payflow_webhooks.api.deps import (
     Deliveries,
     Endpoints,
-    InvalidCursor,
     Limit,
     OwnerId,
     Queue,
@@ -19,6 +18,7 @@ from payflow_webhooks.api.deps import (
 )
 from payflow_webhooks.domain.delivery import DeliveryStatus, delivery_view
 from payflow_webhooks.domain.moments import utc_now
+from payflow_webhooks.paging import InvalidCursor
 from payflow_webhooks.replays import (
     DeliveryNotFound,
     EndpointDisabled,

@@ -11,7 +11,6 @@ from payflow_webhooks.delivery_queue import DeliveryQueue
 from payflow_webhooks.delivery_store import DeliveryStore
 from payflow_webhooks.endpoint_store import EndpointStore
 from payflow_webhooks.event_store import EventStore
-from payflow_webhooks.paging import InvalidCursor
 from payflow_webhooks.settings import WebhooksSettings
 from payflow_webhooks.url_guard import UrlGuard
 
@@ -59,6 +58,3 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 
 def invalid_cursor() -> ProblemError:
     return ProblemError(400, "invalid_cursor", "The cursor is not valid.")
-
-
-__all__ = ["InvalidCursor", "invalid_cursor"]

@@ -13,7 +13,6 @@ from payflow_service import InternalCaller, ProblemError
 from payflow_webhooks.api.deps import (
     Endpoints,
     Guard,
-    InvalidCursor,
     Limit,
     OwnerId,
     Settings,
@@ -32,6 +31,7 @@ from payflow_webhooks.domain.endpoint import (
 from payflow_webhooks.domain.moments import utc_now
 from payflow_webhooks.domain.url_rules import UrlRejected
 from payflow_webhooks.endpoint_edits import EditConflict, edit_endpoint
+from payflow_webhooks.paging import InvalidCursor
 from payflow_webhooks.url_guard import UrlGuard, UrlNotAllowed
 
 router = APIRouter(prefix="/internal/webhook-endpoints", tags=["webhook endpoints"])

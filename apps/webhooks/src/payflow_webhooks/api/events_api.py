@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from payflow_service import InternalCaller, ProblemError
-from payflow_webhooks.api.deps import Events, InvalidCursor, Limit, OwnerId, invalid_cursor
+from payflow_webhooks.api.deps import Events, Limit, OwnerId, invalid_cursor
 from payflow_webhooks.domain.event import event_view
+from payflow_webhooks.paging import InvalidCursor
 
 router = APIRouter(prefix="/internal/events", tags=["events"])
 
