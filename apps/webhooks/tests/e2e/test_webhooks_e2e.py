@@ -157,6 +157,10 @@ async def test_a_completed_transfer_reaches_only_the_endpoint_subscribed_to_comp
     assert [a["status_code"] for a in delivery["attempts"]] == [200]
     assert receiver.received(failed_path) == []
     assert await webhooks.deliveries("usr_a", failed_only["id"]) == []
+    metrics = httpx.get(f"{webhooks.stack.url('webhooks-worker')}/metrics").text
+    assert 'payflow_webhook_deliveries_total{outcome="succeeded"}' in metrics
+    assert 'payflow_webhook_attempts_total{result="success"}' in metrics
+    assert "payflow_webhook_delivery_latency_seconds_bucket" in metrics
 
     # The job span and its outbound call belong to the trace the event came with.
     async def worker_spans() -> list[dict[str, Any]]:

@@ -177,3 +177,18 @@ async def test_a_replay_during_an_attempt_wins_and_the_job_runs_again_at_once(
     assert delivery is not None and delivery.round_failures == 0 and delivery.is_pending
     attempts = (await world.deliveries.attempts_of(["del_1"]))["del_1"]
     assert [a.status_code for a in attempts] == [500]
+
+
+async def test_an_endpoint_failing_for_five_days_is_disabled_on_its_next_failure(
+    world: World,
+) -> None:
+    endpoint = await world.endpoints.get("we_1")
+    assert endpoint is not None
+    await world.endpoints.mark_failing("we_1", world.clock() - timedelta(days=5))
+    world.sender.statuses = [500]
+    assert await world.courier.attempt("del_1") is None
+    disabled = await world.endpoints.get("we_1")
+    assert disabled is not None and disabled.status is EndpointStatus.DISABLED
+    assert disabled.disabled_reason is DisabledReason.FAILING_TOO_LONG
+    delivery = await world.deliveries.get("del_1")
+    assert delivery is not None and delivery.status is DeliveryStatus.FAILED
