@@ -58,8 +58,17 @@ class TransferRepository(Protocol):
     async def count_past_deadline(self, before: datetime) -> int: ...
 
 
+def list_position(created_at: datetime, transfer_id: str = "") -> str:
+    """The exact, totally ordered list position `<epoch ms>|<id>` (newest first = descending).
+
+    Lists sort and page on this one string rather than on (created_at, id): the embedded store
+    compares datetimes to the second only, which would repeat or skip items on a page boundary."""
+    millis = int(created_at.timestamp() * 1000)
+    return f"{millis:013d}|{transfer_id}"
+
+
 def encode_cursor(transfer: Transfer) -> str:
-    raw = f"{transfer.created_at.isoformat()}|{transfer.id}"
+    raw = list_position(transfer.created_at, transfer.id)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -67,13 +76,16 @@ class InvalidCursor(ValueError):
     pass
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, transfer_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
-        return datetime.fromisoformat(created), transfer_id
+        position = base64.urlsafe_b64decode(padded).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor("the cursor is not valid") from exc
+    millis, sep, transfer_id = position.partition("|")
+    if not sep or not millis.isdigit() or len(millis) != 13 or not transfer_id:
+        raise InvalidCursor("the cursor is not valid")
+    return position
 
 
 # ---------------------------------------------------------------- MongoDB
@@ -91,21 +103,23 @@ class TransferDocument(Document):
                 unique=True,
                 name="one_transfer_per_idempotency_key",
             ),
-            IndexModel([("owner_ids", ASCENDING), ("created_at", DESCENDING)], name="by_owner"),
+            IndexModel([("owner_ids", ASCENDING), ("position", DESCENDING)], name="by_owner"),
             IndexModel([("state", ASCENDING), ("step_deadline", ASCENDING)], name="by_deadline"),
-            IndexModel([("created_at", DESCENDING)], name="by_created"),
+            IndexModel([("position", DESCENDING)], name="by_position"),
         ]
 
 
 def _to_document(transfer: Transfer) -> dict[str, Any]:
     data = transfer.model_dump(mode="python")
     data["_id"] = data.pop("id")
+    data["position"] = list_position(transfer.created_at, transfer.id)
     return data
 
 
 def _from_document(data: dict[str, Any]) -> Transfer:
     data = dict(data)
     data["id"] = data.pop("_id")
+    data.pop("position", None)
     return Transfer.model_validate(data)
 
 
@@ -192,23 +206,14 @@ class MongoTransferRepository:
                 }
             )
         if query.created_gte:
-            clauses.append({"created_at": {"$gte": query.created_gte}})
+            clauses.append({"position": {"$gte": list_position(query.created_gte)}})
         if query.created_lte:
-            clauses.append({"created_at": {"$lte": query.created_lte}})
+            # "~" sorts after every id character: the whole millisecond is included.
+            clauses.append({"position": {"$lte": list_position(query.created_lte, "~")}})
         if cursor:
-            created, transfer_id = decode_cursor(cursor)
-            clauses.append(
-                {
-                    "$or": [
-                        {"created_at": {"$lt": created}},
-                        {"created_at": created, "_id": {"$lt": transfer_id}},
-                    ]
-                }
-            )
+            clauses.append({"position": {"$lt": decode_cursor(cursor)}})
         mongo_query: dict[str, Any] = {"$and": clauses} if clauses else {}
-        found = self._collection.find(mongo_query).sort(
-            [("created_at", DESCENDING), ("_id", DESCENDING)]
-        )
+        found = self._collection.find(mongo_query).sort([("position", DESCENDING)])
         items = [_from_document(d) async for d in found.limit(limit + 1)]
         next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
         return items[:limit], next_cursor
@@ -291,18 +296,23 @@ class InMemoryTransferRepository:
                     not query.wallet_id
                     or query.wallet_id in (t.source_wallet_id, t.destination_wallet_id)
                 )
-                and (not query.created_gte or t.created_at >= query.created_gte)
-                and (not query.created_lte or t.created_at <= query.created_lte)
+                and (
+                    not query.created_gte
+                    or list_position(t.created_at, t.id) >= list_position(query.created_gte)
+                )
+                and (
+                    not query.created_lte
+                    or list_position(t.created_at, t.id) <= list_position(query.created_lte, "~")
+                )
             )
 
-        items = sorted(
-            (t for t in self._items.values() if matches(t)),
-            key=lambda t: (t.created_at, t.id),
-            reverse=True,
-        )
+        def position(t: Transfer) -> str:
+            return list_position(t.created_at, t.id)
+
+        items = sorted((t for t in self._items.values() if matches(t)), key=position, reverse=True)
         if cursor:
-            position = decode_cursor(cursor)
-            items = [t for t in items if (t.created_at, t.id) < position]
+            after = decode_cursor(cursor)
+            items = [t for t in items if position(t) < after]
         next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
         return items[:limit], next_cursor
 

@@ -154,3 +154,28 @@ async def test_a_saga_written_by_compare_and_set_keeps_its_deadline_queryable(
     [due] = await repository.due(T0 + POLICY.step_timeout + timedelta(seconds=1), 10)
     assert due == advanced
     assert isinstance(due.step_deadline, type(T0))
+
+
+async def test_transfers_made_within_one_second_page_without_repeats_or_gaps(
+    repository: TransferRepository,
+) -> None:
+    for i in range(9):
+        await repository.add(
+            a_transfer(f"tr_{i}", key=f"k{i}", at=T0 + timedelta(milliseconds=7 * i))
+        )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = await repository.page(TransferQuery(owner_id="usr_a"), 2, cursor)
+        seen += [t.id for t in page]
+        if cursor is None:
+            break
+    assert seen == [f"tr_{i}" for i in reversed(range(9))]
+    window, _ = await repository.page(
+        TransferQuery(
+            created_gte=T0 + timedelta(milliseconds=14), created_lte=T0 + timedelta(milliseconds=28)
+        ),
+        10,
+        None,
+    )
+    assert [t.id for t in window] == ["tr_4", "tr_3", "tr_2"]

@@ -145,7 +145,7 @@ async def test_a_happy_transfer_walks_debit_post_credit_and_completes_once(world
 
 
 async def test_a_late_reply_for_an_earlier_step_changes_nothing(world: Any) -> None:
-    coordinator, publisher, _, repo, _ = world
+    coordinator, _publisher, _, repo, _ = world
     transfer, _ = await coordinator.start(request())
     await coordinator.on_reply(reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED))
     before = await repo.get(transfer.id)

@@ -58,7 +58,7 @@ def install_shim() -> None:
             return False
         return bool(original(self, update_spec, doc_id, original_doc))
 
-    SqlUpdatesMixin._can_use_sql_updates = _can_use_sql_updates  # type: ignore[method-assign]
+    SqlUpdatesMixin._can_use_sql_updates = _can_use_sql_updates
 
 
 def main(argv: list[str]) -> int:
