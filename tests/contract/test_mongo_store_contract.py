@@ -258,14 +258,12 @@ async def test_set_of_a_datetime_keeps_it_a_datetime(mongo_db: Any) -> None:
     assert await records.count_documents({"later": {"$gt": now}}) == 1
 
 
-async def test_gap_datetimes_compare_to_the_second(mongo_db: Any, stores: Any) -> None:
-    """Measured: nx-27017 compares datetimes in queries to the second. PayFlow sorts and pages
-    lists on an exact `<epoch ms>|<id>` string instead of on timestamps."""
+async def test_datetimes_compare_to_the_millisecond(mongo_db: Any) -> None:
     records = mongo_db["records"]
     base = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     await records.insert_one({"_id": "r", "at": base + timedelta(milliseconds=5)})
-    earlier_in_the_same_second = await records.count_documents({"at": {"$gt": base}})
-    if stores.mongo_is_embedded:
-        assert earlier_in_the_same_second == 0
-    else:
-        assert earlier_in_the_same_second == 1
+    assert await records.count_documents({"at": {"$gt": base}}) == 1
+    assert await records.count_documents({"at": {"$lt": base + timedelta(milliseconds=6)}}) == 1
+    assert await records.count_documents({"at": {"$lt": base + timedelta(milliseconds=5)}}) == 0
+    assert await records.count_documents({"at": base + timedelta(milliseconds=5)}) == 1
+    assert await records.count_documents({"at": base}) == 0

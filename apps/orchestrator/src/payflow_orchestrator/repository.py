@@ -61,8 +61,8 @@ class TransferRepository(Protocol):
 def list_position(created_at: datetime, transfer_id: str = "") -> str:
     """The exact, totally ordered list position `<epoch ms>|<id>` (newest first = descending).
 
-    Lists sort and page on this one string rather than on (created_at, id): the embedded store
-    compares datetimes to the second only, which would repeat or skip items on a page boundary."""
+    One exact string gives a total order (equal timestamps broken by id) that a single-field
+    range query pages through, instead of an `$or` over (created_at, id)."""
     millis = int(created_at.timestamp() * 1000)
     return f"{millis:013d}|{transfer_id}"
 
