@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from payflow_gateway.auth.composition import auth_module
 from payflow_gateway.modules import GatewayModule, compose_modules
+from payflow_gateway.payments.composition import payments_module
 from payflow_gateway.problems import document_problems
 from payflow_gateway.settings import GatewaySettings
 from payflow_gateway.wallets.composition import wallets_module
+from payflow_gateway.webhooks.composition import webhooks_module
 from payflow_service import create_service_app
 
 DESCRIPTION = (
@@ -26,6 +28,8 @@ def gateway_modules() -> list[GatewayModule]:
     return [
         wallets_module(),
         auth_module(),
+        payments_module(),
+        webhooks_module(),
     ]
 
 

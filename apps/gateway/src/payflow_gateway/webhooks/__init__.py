@@ -1,0 +1,1 @@
+"""Public webhook routes: endpoints, deliveries and events, served by the webhooks service."""
