@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-ADMIN_EMAIL = "ops-admin@payflow.test"
+ADMIN_EMAIL = "ops-admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-e2e"
 
 E2E_ENV = {
@@ -96,7 +96,7 @@ async def wait_terminal(
 
 
 async def register(gateway_url: str, name: str = "user") -> Customer:
-    email = f"{name}-{secrets.token_hex(4)}@payflow.test"
+    email = f"{name}-{secrets.token_hex(4)}@example.com"
     password = "a-long-enough-password"
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as anonymous:
         created = await anonymous.post(

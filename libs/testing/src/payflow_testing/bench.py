@@ -30,7 +30,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _user(client: httpx.AsyncClient, i: int) -> tuple[dict[str, str], str]:
-    email = f"bench-{i}-{uuid.uuid4().hex[:6]}@payflow.test"
+    email = f"bench-{i}-{uuid.uuid4().hex[:6]}@example.com"
     created = await client.post(
         "/v1/auth/register",
         json={"email": email, "password": "bench-password-123", "name": f"b{i}"},
