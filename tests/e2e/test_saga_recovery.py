@@ -78,10 +78,12 @@ async def test_killing_the_wallet_then_the_orchestrator_mid_saga_loses_nothing(
     people = await funded(customers, 8, 3_000)
     traffic = asyncio.create_task(storm(people, 100, seed=2, concurrency=10))
     await asyncio.sleep(1.0)
+    assert not traffic.done(), "the crash must land in the middle of the traffic"
     stack.kill("wallet")  # SIGKILL: in-flight commands stay pending in the stream
     await asyncio.sleep(2.0)
     await asyncio.to_thread(stack.restart, "wallet")
     await asyncio.sleep(0.5)
+    assert not traffic.done(), "the crash must land in the middle of the traffic"
     stack.kill("orchestrator")  # SIGKILL mid-saga: replies wait in the stream meanwhile
     await asyncio.sleep(1.0)
     await asyncio.to_thread(stack.restart, "orchestrator")
