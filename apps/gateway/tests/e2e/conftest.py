@@ -1,4 +1,4 @@
-"""The gateway as its own OS process, with the real wallet and ledger services behind it, shared
+"""The gateway as its own OS process, with the real wallet, ledger and orchestrator behind it, shared
 by every gateway E2E test of the session; plus a second gateway on the same database whose keys
 were rotated, whose tokens live a second, and whose wallet service is down."""
 
@@ -52,7 +52,7 @@ def gateways(
         mongo_url=stores.mongo_url,
         redis_url=stores.redis_url,
         work_dir=work_dir / "main",
-        services=("wallet", "ledger", "gateway"),
+        services=("wallet", "ledger", "orchestrator", "gateway"),
         extra_env={
             **common,
             "PAYFLOW_JWT_SECRET": jwt_secret,

@@ -144,3 +144,38 @@ async def test_the_wallet_routes_need_authentication_and_accept_an_api_key(users
     key = (await users.api.post("/v1/api-keys", json={"name": "k"}, headers=headers)).json()
     listed = await users.api.get("/v1/wallets", headers=bearer(key["key"]))
     assert [w["id"] for w in listed.json()["data"]] == [registered["wallet"]["id"]]
+
+
+async def test_top_ups_appear_in_the_wallets_entries_newest_first(users: Any) -> None:
+    registered, headers = await a_user(users)
+    wallet_id = registered["wallet"]["id"]
+    transfers = []
+    for amount in (1250, 700):
+        response = await users.api.post(
+            f"/v1/wallets/{wallet_id}/top-ups",
+            json={"amount": amount},
+            headers={**headers, "Idempotency-Key": f"top-up-{amount}", "Prefer": "wait=10"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "completed", response.text
+        transfers.append(response.json()["id"])
+    wallet = (await users.api.get(f"/v1/wallets/{wallet_id}", headers=headers)).json()
+    assert wallet["balance"] == 1950
+    first = await users.api.get(f"/v1/wallets/{wallet_id}/entries?limit=1", headers=headers)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert page["next_cursor"]
+    [newest] = page["data"]
+    assert {k: newest[k] for k in ("transfer_id", "direction", "amount", "currency", "kind")} == {
+        "transfer_id": transfers[1],
+        "direction": "credit",
+        "amount": 700,
+        "currency": "USD",
+        "kind": "top_up",
+    }
+    rest = await users.api.get(
+        f"/v1/wallets/{wallet_id}/entries",
+        params={"limit": 1, "cursor": page["next_cursor"]},
+        headers=headers,
+    )
+    assert [(e["transfer_id"], e["amount"]) for e in rest.json()["data"]] == [(transfers[0], 1250)]
