@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from e2e_support import register
 
 from payflow_testing import ServiceStack
+from payflow_testing.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +60,152 @@ async def test_logs_carry_context_and_never_a_secret(stack: ServiceStack, gatewa
     assert requests
     assert all(line["request_id"] for line in requests)
     assert any(line["trace_id"] for line in requests)
+
+
+def read_spans(trace_file: Path) -> list[dict[str, Any]]:
+    if not trace_file.exists():
+        return []
+    return [json.loads(line) for line in trace_file.read_text().splitlines() if line.strip()]
+
+
+async def test_one_transfer_is_one_trace_across_every_process(
+    gateway_url: str, trace_file: Path
+) -> None:
+    alice, bob = await register(gateway_url, "alice"), await register(gateway_url, "bob")
+    receiver = Receiver()
+    receiver.start()
+    try:
+        endpoint = await alice.client.post(
+            "/v1/webhook-endpoints",
+            json={"url": receiver.url("/hooks"), "event_types": ["transfer.completed"]},
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        await alice.top_up(1_000)
+        response = await alice.transfer(bob.wallet_id, 250)
+        transfer = response.json()
+        assert transfer["status"] == "completed"
+        trace_id = transfer["trace_id"]
+        assert response.headers["traceparent"].split("-")[1] == trace_id
+        deliveries = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not deliveries:
+            deliveries = [
+                r
+                for r in receiver.received("/hooks")
+                if json.loads(r.body)["data"]["id"] == transfer["id"]
+            ]
+            await asyncio.sleep(0.1)
+        assert deliveries, "the completed transfer's webhook never arrived"
+    finally:
+        receiver.stop()
+        await alice.client.aclose()
+        await bob.client.aclose()
+
+    def trace_spans() -> list[dict[str, Any]]:
+        return [s for s in read_spans(trace_file) if s["trace_id"] == trace_id]
+
+    services = {"gateway", "orchestrator", "wallet", "ledger", "webhooks", "webhooks-worker"}
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        seen = {str(s["service"]).removeprefix("payflow-") for s in trace_spans()}
+        if services <= seen:
+            break
+        await asyncio.sleep(0.3)
+    spans = trace_spans()
+    assert services <= {str(s["service"]).removeprefix("payflow-") for s in spans}
+    # One tree: a single root (the gateway's request span), every other parent inside the trace.
+    ids = {s["span_id"] for s in spans}
+    roots = [s for s in spans if s["parent_span_id"] is None or s["parent_span_id"] not in ids]
+    assert len(roots) == 1, [(r["service"], r["name"]) for r in roots]
+    assert str(roots[0]["service"]).endswith("gateway")
+    assert roots[0]["kind"] == "SERVER"
+    names = {s["name"] for s in spans}
+    assert any(name.startswith("step debit_source") for name in names)
+    assert any(name.startswith("consume wallet.debit") for name in names)
+    assert any(name.startswith("consume ledger.post_transfer") for name in names)
+    tagged = [s for s in spans if s["attributes"].get("payflow.transfer_id") == transfer["id"]]
+    assert {str(s["service"]).removeprefix("payflow-") for s in tagged} >= {
+        "orchestrator",
+        "wallet",
+        "ledger",
+    }
+    assert any("payflow.saga.state" in s["attributes"] for s in tagged)
+
+
+def exposed_names(metrics_text: str) -> set[str]:
+    names: set[str] = set()
+    for line in metrics_text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            names.add(name)
+            names.update(
+                {"counter": [f"{name}_total"], "histogram": [f"{name}_bucket"]}.get(kind, [])
+            )
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    return names
+
+
+def sample_value(metrics_text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_every_metric_the_dashboards_and_alerts_use_is_exposed(
+    stack: ServiceStack, gateway_url: str
+) -> None:
+    from test_deploy_config import EXPOSED_METRICS, alert_rules, dashboards  # noqa: F401
+
+    customer = await register(gateway_url, "metrics")
+    try:
+        await customer.top_up(100)
+    finally:
+        await customer.client.aclose()
+    found: set[str] = set()
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name in stack.processes:
+            found |= exposed_names((await client.get(f"{stack.url(name)}/metrics")).text)
+    missing = sorted(EXPOSED_METRICS - found)
+    assert missing == [], f"used by dashboards or alerts but exposed by no service: {missing}"
+
+
+async def test_business_counters_move_as_the_transfers_do(
+    stack: ServiceStack, gateway_url: str
+) -> None:
+    metrics_url = f"{stack.url('orchestrator')}/metrics"
+    async with httpx.AsyncClient(timeout=10) as client:
+        before = (await client.get(metrics_url)).text
+        alice, bob = await register(gateway_url, "alice"), await register(gateway_url, "bob")
+        try:
+            await alice.top_up(1_000)
+            assert (await alice.transfer(bob.wallet_id, 100)).json()["status"] == "completed"
+            assert (await alice.transfer(bob.wallet_id, 5_000)).json()[
+                "failure_code"
+            ] == "insufficient_funds"
+            await bob.client.post(f"/v1/wallets/{bob.wallet_id}/freeze")
+            frozen = (await alice.transfer(bob.wallet_id, 100)).json()
+            assert frozen["failure_code"] == "destination_unavailable"
+        finally:
+            await alice.client.aclose()
+            await bob.client.aclose()
+        after = (await client.get(metrics_url)).text
+
+    def moved(name: str, **labels: str) -> float:
+        return sample_value(after, name, **labels) - sample_value(before, name, **labels)
+
+    # Other tests may run transfers at the same time only in other sessions; this one is alone.
+    assert moved("payflow_transfers_total", kind="transfer", status="completed") == 1
+    assert moved("payflow_transfers_total", kind="top_up", status="completed") == 1
+    assert moved("payflow_transfers_total", kind="transfer", failure_code="insufficient_funds") == 1
+    assert (
+        moved("payflow_transfers_total", kind="transfer", failure_code="destination_unavailable")
+        == 1
+    )
+    assert moved("payflow_saga_compensations_total", step="reverse_posting") >= 1
+    assert moved("payflow_saga_compensations_total", step="refund_source") >= 1
+    assert moved("payflow_transfers_started_total", kind="transfer") == 3
