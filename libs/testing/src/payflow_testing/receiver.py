@@ -12,7 +12,7 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Reply:
+class ScriptedReply:
     status: int = 200
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
@@ -31,11 +31,11 @@ class Received:
 class Receiver:
     """A webhook receiver: answers each path from a script of replies (then 200), records all."""
 
-    Reply = Reply
+    Reply: type[ScriptedReply]
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
-        self._scripts: dict[str, list[Reply]] = {}
+        self._scripts: dict[str, list[ScriptedReply]] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -53,7 +53,7 @@ class Receiver:
                         )
                     )
                     script = receiver._scripts.get(self.path) or []
-                    reply = script.pop(0) if script else Reply()
+                    reply = script.pop(0) if script else ScriptedReply()
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 try:
@@ -80,7 +80,7 @@ class Receiver:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def script(self, path: str, *replies: Reply) -> None:
+    def script(self, path: str, *replies: ScriptedReply) -> None:
         with self._lock:
             self._scripts[path] = list(replies)
 
@@ -103,3 +103,7 @@ class Receiver:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+Receiver.Reply = ScriptedReply
+Reply = ScriptedReply
