@@ -289,3 +289,50 @@ async def test_reconciliation_is_for_admins_only(customers: Any) -> None:
     response = await alice.client.get("/v1/admin/reconciliation")
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
+
+
+async def test_a_credit_handler_that_keeps_failing_is_settled_by_cancelling_the_credit(
+    customers: Any,
+) -> None:
+    """`error` faults make the wallet's credit handler raise on every delivery: the messages are
+    retried and dead-lettered, the step times out, and the saga settles it: the credit is
+    cancelled, the posting reversed, the sender refunded."""
+    alice, bob = await customers("alice"), await customers("bob")
+    await alice.top_up(900)
+    fault = await alice.client.post(
+        "/v1/sandbox/faults", json={"step": "credit", "mode": "error", "match_metadata": {"f": "e"}}
+    )
+    assert fault.status_code == 201
+    started = await alice.transfer(bob.wallet_id, 400, wait=False, metadata={"f": "e"})
+    transfer = await wait_terminal(alice, started.json()["id"], timeout=90)
+    assert transfer["status"] == "failed"
+    assert transfer["failure_code"] == "step_timeout"
+    assert transfer["compensated"] is True
+    assert states(transfer)[-4:] == [
+        "cancelling_credit",
+        "reversing_posting",
+        "refunding_source",
+        "compensated",
+    ]
+    assert await alice.balance() == 900
+    assert await bob.balance() == 0
+
+
+async def test_sandbox_fault_rules_are_listed_and_removed_per_user(customers: Any) -> None:
+    alice, bob = await customers("alice"), await customers("bob")
+    made = await alice.client.post(
+        "/v1/sandbox/faults", json={"step": "debit", "mode": "reject", "rate": 0.5}
+    )
+    assert made.status_code == 201
+    rule = made.json()
+    assert rule["step"] == "debit"
+    assert rule["mode"] == "reject"
+    assert rule["rate"] == 0.5
+    assert [r["id"] for r in (await alice.client.get("/v1/sandbox/faults")).json()["data"]] == [
+        rule["id"]
+    ]
+    assert (await bob.client.get("/v1/sandbox/faults")).json()["data"] == []
+    assert (await bob.client.delete(f"/v1/sandbox/faults/{rule['id']}")).status_code == 404
+    assert (await alice.client.delete(f"/v1/sandbox/faults/{rule['id']}")).status_code == 204
+    bad = await alice.client.post("/v1/sandbox/faults", json={"step": "debit", "mode": "explode"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")

@@ -11,6 +11,7 @@ from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from payflow_observability import request_id_var
+from payflow_service.problems import problem_response
 
 logger = logging.getLogger("payflow.access")
 
@@ -44,8 +45,28 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        response_started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send_with_headers(message)
+
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            # Answered here, inside the request's context, so that the 500 carries the request id
+            # (Starlette's outermost error middleware runs after the context is gone).
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if response_started:
+                raise
+            response = problem_response(
+                500,
+                "internal_error",
+                "An internal error occurred; quote the request id when reporting it.",
+            )
+            await response(scope, receive, send_with_headers)
         finally:
             path = scope.get("path", "")
             if path not in _QUIET_PATHS:
