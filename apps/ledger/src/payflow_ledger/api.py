@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from payflow_contracts.paging import InvalidCursor, decode_cursor, encode_cursor
 from payflow_ledger.domain.journal import (
     Direction,
     TransactionKind,
@@ -15,7 +16,6 @@ from payflow_ledger.domain.journal import (
     check_journal,
     wallet_balances,
 )
-from payflow_ledger.pagination import InvalidCursor, decode_cursor, encode_cursor
 from payflow_ledger.repository import AccountStore, Journal, position_of
 from payflow_service import InternalCaller, ProblemError
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from payflow_contracts import Envelope
+from payflow_contracts.faults import FaultAction, fault_action
 from payflow_contracts.saga import (
     FaultInstruction,
     PostTopUp,
@@ -17,7 +18,6 @@ from payflow_contracts.saga import (
     ReversePosting,
     StepReply,
 )
-from payflow_ledger.domain.faults import FaultAction, fault_action
 from payflow_ledger.domain.journal import TransactionKind
 from payflow_ledger.domain.postings import LedgerRecord, PostingRequest, ReversalRequest
 from payflow_ledger.ledger_postings import LedgerPostings

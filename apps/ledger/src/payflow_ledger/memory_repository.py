@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from payflow_contracts.paging import PagePosition
 from payflow_ledger.domain.journal import Account, JournalTransaction
 from payflow_ledger.domain.postings import LedgerRecord
-from payflow_ledger.pagination import PagePosition
 from payflow_ledger.repository import position_of
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep, StepOutcome
 from payflow_ledger.domain.journal import (
     Account,
@@ -21,7 +22,6 @@ from payflow_ledger.domain.journal import (
     TransactionKind,
 )
 from payflow_ledger.domain.postings import LedgerRecord, LedgerVerdict
-from payflow_ledger.pagination import PagePosition
 from payflow_ledger.repository import position_of
 
 
@@ -93,7 +93,7 @@ class JournalDocument(Document):
     accounts: list[str] = []
     """The accounts the transaction touches (a statement is a query on this)."""
     position: str | None = None
-    """(recorded_at, transaction id) as one exactly comparable string (see pagination)."""
+    """(recorded_at, transaction id) as one exactly comparable string (see payflow_contracts.paging)."""
 
     class Settings:
         name = "journal"

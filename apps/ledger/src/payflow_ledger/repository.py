@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from payflow_contracts.paging import PagePosition
 from payflow_ledger.domain.journal import Account, JournalTransaction
 from payflow_ledger.domain.postings import LedgerRecord
-from payflow_ledger.pagination import PagePosition
 
 
 class AccountStore(Protocol):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from beanie import init_beanie
 
+from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep
 from payflow_ledger.domain.journal import Account, top_up_transaction, transfer_transaction
 from payflow_ledger.domain.postings import LedgerRecord, LedgerVerdict
@@ -20,7 +21,6 @@ from payflow_ledger.mongo_repository import (
     MongoAccountStore,
     MongoJournal,
 )
-from payflow_ledger.pagination import PagePosition
 from payflow_ledger.repository import AccountStore, Journal, position_of
 
 pytestmark = pytest.mark.integration

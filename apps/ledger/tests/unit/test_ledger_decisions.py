@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from payflow_contracts.faults import FaultAction, fault_action
 from payflow_contracts.saga import SagaStep, StepOutcome
-from payflow_ledger.domain.faults import FaultAction, fault_action
 from payflow_ledger.domain.journal import (
     Account,
     Direction,

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts import new_id
+from payflow_contracts.paging import InvalidCursor
 from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest, states_for_status
 from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind
 from payflow_orchestrator.domain.transfer import Transfer, public_view
 from payflow_orchestrator.fault_rules import FaultRuleStore
-from payflow_orchestrator.repository import InvalidCursor, TransferQuery, TransferRepository
+from payflow_orchestrator.repository import TransferQuery, TransferRepository
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import InternalCaller, ProblemError
 

@@ -6,7 +6,6 @@ Every write is one atomic single-document operation: an insert guarded by the un
 
 from __future__ import annotations
 
-import base64
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from payflow_contracts import paging
+from payflow_contracts.paging import PagePosition
 from payflow_orchestrator.domain.saga_machine import SagaState, is_terminal
 from payflow_orchestrator.domain.transfer import EventKey, Transfer
 
@@ -59,33 +60,16 @@ class TransferRepository(Protocol):
 
 
 def list_position(created_at: datetime, transfer_id: str = "") -> str:
-    """The exact, totally ordered list position `<epoch ms>|<id>` (newest first = descending).
-
-    One exact string gives a total order (equal timestamps broken by id) that a single-field
-    range query pages through, instead of an `$or` over (created_at, id)."""
-    millis = int(created_at.timestamp() * 1000)
-    return f"{millis:013d}|{transfer_id}"
+    """The transfer's exact list position (see `payflow_contracts.paging`)."""
+    return PagePosition(created_at, transfer_id).key
 
 
 def encode_cursor(transfer: Transfer) -> str:
-    raw = list_position(transfer.created_at, transfer.id)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-class InvalidCursor(ValueError):
-    pass
+    return paging.encode_cursor(PagePosition(transfer.created_at, transfer.id))
 
 
 def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        position = base64.urlsafe_b64decode(padded).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("the cursor is not valid") from exc
-    millis, sep, transfer_id = position.partition("|")
-    if not sep or not millis.isdigit() or len(millis) != 13 or not transfer_id:
-        raise InvalidCursor("the cursor is not valid")
-    return position
+    return paging.decode_cursor(cursor).key
 
 
 # ---------------------------------------------------------------- MongoDB

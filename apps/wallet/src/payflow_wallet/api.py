@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts import new_id
+from payflow_contracts.paging import InvalidCursor, PagePosition, decode_cursor, encode_cursor
 from payflow_service import InternalCaller, ProblemError
 from payflow_wallet.domain.wallet import (
     Wallet,
@@ -18,7 +19,6 @@ from payflow_wallet.domain.wallet import (
     utc_now,
     with_status,
 )
-from payflow_wallet.pagination import InvalidCursor, PagePosition, decode_cursor, encode_cursor
 from payflow_wallet.repository import WalletRepository
 from payflow_wallet.settings import WalletSettings
 

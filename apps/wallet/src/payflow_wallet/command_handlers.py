@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from payflow_contracts import Envelope
+from payflow_contracts.faults import FaultAction, fault_action
 from payflow_contracts.saga import (
     CancelCredit,
     CreditWallet,
@@ -21,7 +22,6 @@ from payflow_contracts.saga import (
     StepReply,
 )
 from payflow_messaging import StreamConsumer, StreamPublisher
-from payflow_wallet.domain.faults import FaultAction, fault_action
 from payflow_wallet.domain.operations import OperationKind, OperationRecord, OperationRequest
 from payflow_wallet.wallet_operations import WalletOperations
 

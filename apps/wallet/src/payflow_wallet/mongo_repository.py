@@ -12,10 +12,10 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep, StepOutcome
 from payflow_wallet.domain.operations import Guard, OperationKind, OperationRecord, WalletChange
 from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus
-from payflow_wallet.pagination import PagePosition
 from payflow_wallet.repository import DuplicateWallet
 
 # Operation ids become keys of the `marks` map; a key may not contain "." or start with "$".
@@ -50,7 +50,7 @@ class WalletDocument(Document):
     created_at: datetime
     updated_at: datetime
     position: str
-    """(created_at, id) as one exactly comparable string: the list order (see pagination)."""
+    """(created_at, id) as one exactly comparable string: the list order (see payflow_contracts.paging)."""
 
     class Settings:
         name = "wallets"

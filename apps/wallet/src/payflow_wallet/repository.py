@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol
 
+from payflow_contracts.paging import PagePosition
 from payflow_wallet.domain.operations import Guard, OperationRecord, WalletChange
 from payflow_wallet.domain.wallet import Wallet, WalletStatus
-from payflow_wallet.pagination import PagePosition
 
 
 class DuplicateWallet(Exception):

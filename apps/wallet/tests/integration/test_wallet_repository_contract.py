@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from beanie import init_beanie
 
+from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep
 from payflow_wallet.domain.operations import (
     Guard,
@@ -28,7 +29,6 @@ from payflow_wallet.mongo_repository import (
     mark_key,
     operation_of,
 )
-from payflow_wallet.pagination import PagePosition
 from payflow_wallet.repository import DuplicateWallet, OperationLog, WalletRepository
 
 pytestmark = pytest.mark.integration

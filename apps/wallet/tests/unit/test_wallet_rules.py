@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from payflow_wallet.domain.faults import FaultAction, fault_action
+from payflow_contracts.faults import FaultAction, fault_action
+from payflow_contracts.paging import InvalidCursor, PagePosition, decode_cursor, encode_cursor
 from payflow_wallet.domain.wallet import (
     WalletClosed,
     WalletStatus,
@@ -15,7 +16,6 @@ from payflow_wallet.domain.wallet import (
     utc_now,
     with_status,
 )
-from payflow_wallet.pagination import InvalidCursor, PagePosition, decode_cursor, encode_cursor
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

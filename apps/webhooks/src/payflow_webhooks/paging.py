@@ -1,43 +1,33 @@
-"""Newest-first list paging on a `position` string: `<13-digit epoch ms>|<id>`, opaque in cursors.
-
-Paging compares strings, not datetimes: the embedded store compares datetimes at whole seconds
-only (measured), which would repeat or skip items created within one second of each other.
-"""
+"""Newest-first list paging helpers on a `position` string (see `payflow_contracts.paging`),
+for the Mongo stores and their in-memory twins."""
 
 from __future__ import annotations
 
-import base64
-import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
+
+from payflow_contracts import paging
+from payflow_contracts.paging import InvalidCursor, position_of
 
 T = TypeVar("T")
 
-_POSITION = re.compile(r"^\d{13}\|[A-Za-z0-9_]{1,100}$")
-
-
-class InvalidCursor(ValueError):
-    """The cursor was not made by this service."""
-
-
-def position_of(created_at: datetime, item_id: str) -> str:
-    return f"{int(created_at.timestamp() * 1000):013d}|{item_id}"
+__all__ = [
+    "InvalidCursor",
+    "before_cursor",
+    "decode_cursor",
+    "encode_cursor",
+    "next_cursor_of",
+    "page_in_memory",
+    "position_of",
+]
 
 
 def encode_cursor(position: str) -> str:
-    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    return paging.encode_cursor(paging.PagePosition.of_key(position))
 
 
 def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        position = base64.urlsafe_b64decode(padded).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("the cursor is not valid") from exc
-    if not _POSITION.match(position):
-        raise InvalidCursor("the cursor is not valid")
-    return position
+    return paging.decode_cursor(cursor).key
 
 
 def before_cursor(cursor: str | None) -> dict[str, Any] | None:

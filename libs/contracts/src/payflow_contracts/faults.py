@@ -1,5 +1,5 @@
-"""Which sandbox fault a participant honours for a command (none in production, none on a
-compensation), and what honouring it means."""
+"""How a saga participant honours a sandbox fault carried by a command (none in production,
+none on a compensation), and what honouring it means."""
 
 from __future__ import annotations
 

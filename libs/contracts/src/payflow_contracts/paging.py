@@ -1,8 +1,8 @@
-"""Opaque list cursors over a (created_at, id) order.
+"""Opaque list cursors over a newest-first (created_at, id) order, shared by every service.
 
-Stores compare one string, `position` = zero-padded epoch milliseconds, "|", id: it sorts as
-(created_at, id) and compares exactly (the embedded store compares datetimes to the second).
-The cursor is that position, base64url-encoded.
+Stores keep and compare one string, `position` = zero-padded epoch milliseconds, "|", id: it sorts
+as (created_at, id), compares exactly, and pages with a single-field range query. The cursor is
+that position, base64url-encoded; each service decodes only its own cursors.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InvalidCursor(ValueError):
-    pass
+    """The cursor was not made by this service."""
 
 
 @dataclass(frozen=True, order=True)
@@ -46,3 +46,7 @@ def decode_cursor(cursor: str) -> PagePosition:
         return PagePosition.of_key(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, UnicodeError) as exc:
         raise InvalidCursor("the cursor is not valid") from exc
+
+
+def position_of(created_at: datetime, item_id: str) -> str:
+    return PagePosition(created_at, item_id).key
