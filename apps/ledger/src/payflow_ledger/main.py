@@ -39,13 +39,10 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         )
         consumer = StreamConsumer(
             runtime.redis,
-            ConsumerConfig(
+            ConsumerConfig.from_settings(
+                settings,
                 stream=settings.streams.ledger_commands,
                 group=LEDGER_GROUP,
-                claim_idle_ms=settings.stream_claim_idle_ms,
-                max_deliveries=settings.stream_max_deliveries,
-                block_ms=settings.stream_block_ms,
-                reclaim_interval_s=settings.stream_reclaim_interval_s,
                 concurrency=settings.command_concurrency,
             ),
         )

@@ -37,11 +37,10 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         )
         replies = StreamConsumer(
             runtime.redis,
-            ConsumerConfig(
+            ConsumerConfig.from_settings(
+                settings,
                 stream=streams.saga_replies,
                 group=ORCHESTRATOR_GROUP,
-                claim_idle_ms=settings.stream_claim_idle_ms,
-                max_deliveries=settings.stream_max_deliveries,
             ),
         )
         replies.register("saga.step_reply.v1", coordinator.on_reply)

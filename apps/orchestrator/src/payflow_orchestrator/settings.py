@@ -20,8 +20,6 @@ class OrchestratorSettings(ServiceSettings):
     sweeper_interval_s: float = Field(default=1.0, gt=0)
     stuck_grace_s: float = Field(default=30.0, ge=0)
     """A saga is reported stuck when its step deadline passed longer ago than this."""
-    stream_claim_idle_ms: int = Field(default=15_000, gt=0)
-    stream_max_deliveries: int = Field(default=10, ge=1)
 
     def timing_policy(self) -> TimingPolicy:
         return TimingPolicy(

@@ -42,13 +42,10 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
         )
         consumer = StreamConsumer(
             runtime.redis,
-            ConsumerConfig(
+            ConsumerConfig.from_settings(
+                settings,
                 stream=settings.streams.wallet_commands,
                 group=WALLET_GROUP,
-                claim_idle_ms=settings.stream_claim_idle_ms,
-                max_deliveries=settings.stream_max_deliveries,
-                block_ms=settings.stream_block_ms,
-                reclaim_interval_s=settings.stream_reclaim_interval_s,
                 concurrency=settings.command_concurrency,
             ),
         )

@@ -11,10 +11,6 @@ class WalletSettings(ServiceSettings):
     service_name: str = "wallet"
     command_concurrency: int = Field(default=16, ge=1)
     """Wallet commands handled at once by this process (they may hit the same wallet)."""
-    stream_claim_idle_ms: int = Field(default=15_000, gt=0)
-    stream_max_deliveries: int = Field(default=10, ge=1)
-    stream_block_ms: int = Field(default=1_000, gt=0)
-    stream_reclaim_interval_s: float = Field(default=2.0, gt=0)
     operation_max_attempts: int = Field(default=64, ge=1)
     """Read-decide-write rounds of one operation before it is left for redelivery."""
     mark_prune_interval_s: float = Field(default=5.0, gt=0)

@@ -38,12 +38,10 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         )
         consumer = StreamConsumer(
             runtime.redis,
-            ConsumerConfig(
+            ConsumerConfig.from_settings(
+                settings,
                 stream=streams.transfer_events,
                 group=WEBHOOKS_GROUP,
-                claim_idle_ms=settings.stream_claim_idle_ms,
-                max_deliveries=settings.stream_max_deliveries,
-                block_ms=settings.stream_block_ms,
             ),
         )
         consumer.register(TransferEvent.MESSAGE_TYPE, intake.on_transfer_event)

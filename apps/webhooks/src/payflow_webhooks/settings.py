@@ -35,10 +35,6 @@ class WebhooksSettings(ServiceSettings):
     webhook_sweeper_interval_s: float = Field(default=15.0, gt=0)
     webhook_sweeper_grace_s: float = Field(default=60.0, ge=0)
     """A pending delivery overdue by more than this, with no ARQ job, is re-enqueued."""
-    stream_claim_idle_ms: int = Field(default=15_000, gt=0)
-    stream_max_deliveries: int = Field(default=10, ge=1)
-    stream_block_ms: int = Field(default=1_000, gt=0)
-    """How long one stream read waits for news (also how long a shutdown may wait for it)."""
 
     @field_validator("webhook_retry_schedule")
     @classmethod

@@ -9,7 +9,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import trace
 from redis.asyncio import Redis
@@ -34,6 +34,15 @@ tracer = trace.get_tracer("payflow.messaging")
 Handler = Callable[[Envelope], Awaitable[None]]
 
 
+class StreamSettings(Protocol):
+    """The `PAYFLOW_STREAM_*` settings every service has (payflow_settings.ServiceSettings)."""
+
+    stream_claim_idle_ms: int
+    stream_max_deliveries: int
+    stream_block_ms: int
+    stream_reclaim_interval_s: float
+
+
 @dataclass(frozen=True)
 class ConsumerConfig:
     stream: str
@@ -45,6 +54,20 @@ class ConsumerConfig:
     block_ms: int = 1_000
     batch_size: int = 32
     concurrency: int = 16
+
+    @classmethod
+    def from_settings(
+        cls, settings: StreamSettings, *, stream: str, group: str, concurrency: int = 16
+    ) -> ConsumerConfig:
+        return cls(
+            stream=stream,
+            group=group,
+            claim_idle_ms=settings.stream_claim_idle_ms,
+            max_deliveries=settings.stream_max_deliveries,
+            block_ms=settings.stream_block_ms,
+            reclaim_interval_s=settings.stream_reclaim_interval_s,
+            concurrency=concurrency,
+        )
 
     def consumer_name(self) -> str:
         # One name per process: a restarted process is a new consumer; what the old one left

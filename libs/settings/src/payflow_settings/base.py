@@ -76,6 +76,13 @@ class ServiceSettings(BaseSettings):
     ledger_url: str | None = None
     webhooks_url: str | None = None
 
+    stream_claim_idle_ms: int = Field(default=15_000, gt=0)
+    """A message pending this long (its consumer died or failed) is reclaimed by another."""
+    stream_max_deliveries: int = Field(default=10, ge=1)
+    """Deliveries after which a message goes to the dead-letter stream."""
+    stream_block_ms: int = Field(default=1_000, gt=0)
+    stream_reclaim_interval_s: float = Field(default=2.0, gt=0)
+
     currencies: str = "USD,EUR,GBP,INR,JPY"
     default_currency: str = "USD"
     max_transfer_amount: int = Field(default=100_000_000, gt=0)
