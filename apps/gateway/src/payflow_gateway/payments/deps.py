@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from payflow_gateway.payments.idempotency_store import IdempotencyStore
 from payflow_gateway.payments.services import PaymentServices
+from payflow_gateway.wallets.components import WalletComponents, wallet_components
 from payflow_service import ProblemError
 from payflow_settings import ServiceSettings
 
@@ -36,3 +37,4 @@ def sandbox_only(request: Request) -> None:
 Services = Annotated[PaymentServices, Depends(payment_services)]
 Idempotency = Annotated[IdempotencyStore, Depends(idempotency_store)]
 Settings = Annotated[ServiceSettings, Depends(settings)]
+Wallets = Annotated[WalletComponents, Depends(wallet_components)]

@@ -1,4 +1,5 @@
-"""Clients of the internal APIs the payment routes need (orchestrator, wallet, ledger)."""
+"""Clients of the internal APIs the payment routes need beyond the wallet directory:
+the orchestrator, the ledger's reconciliation views, and the list of all wallets."""
 
 from __future__ import annotations
 
@@ -6,18 +7,11 @@ from typing import Any, Protocol
 
 import httpx
 
+from payflow_gateway.internal_http import call_service
 from payflow_service import ProblemError
 
 
-class ServiceUnavailable(ProblemError):
-    def __init__(self, service: str) -> None:
-        super().__init__(
-            503, "service_unavailable", f"The {service} service is not reachable; retry later."
-        )
-
-
 class PaymentServices(Protocol):
-    async def wallet(self, wallet_id: str) -> dict[str, Any] | None: ...
     async def all_wallets(self) -> list[dict[str, Any]]: ...
     async def start_transfer(self, body: dict[str, Any]) -> dict[str, Any]: ...
     async def transfer(self, transfer_id: str) -> dict[str, Any] | None: ...
@@ -38,23 +32,8 @@ class HttpPaymentServices:
         self._wallet = wallet
         self._ledger = ledger
 
-    async def _call(
-        self, client: httpx.AsyncClient, service: str, method: str, path: str, **kwargs: Any
-    ) -> httpx.Response:
-        try:
-            response = await client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable(service) from exc
-        if response.status_code >= 500:
-            raise ServiceUnavailable(service)
-        return response
-
-    async def wallet(self, wallet_id: str) -> dict[str, Any] | None:
-        response = await self._call(self._wallet, "wallet", "GET", f"/internal/wallets/{wallet_id}")
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
+    async def _orchestrator_call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await call_service(self._orchestrator, "orchestrator", method, path, **kwargs)
 
     async def all_wallets(self) -> list[dict[str, Any]]:
         wallets: list[dict[str, Any]] = []
@@ -63,7 +42,7 @@ class HttpPaymentServices:
             params: dict[str, Any] = {"limit": 100}
             if cursor:
                 params["cursor"] = cursor
-            response = await self._call(
+            response = await call_service(
                 self._wallet, "wallet", "GET", "/internal/wallets", params=params
             )
             response.raise_for_status()
@@ -74,71 +53,53 @@ class HttpPaymentServices:
                 return wallets
 
     async def start_transfer(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._call(
-            self._orchestrator, "orchestrator", "POST", "/internal/transfers", json=body
-        )
+        response = await self._orchestrator_call("POST", "/internal/transfers", json=body)
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
     async def transfer(self, transfer_id: str) -> dict[str, Any] | None:
-        response = await self._call(
-            self._orchestrator, "orchestrator", "GET", f"/internal/transfers/{transfer_id}"
-        )
+        response = await self._orchestrator_call("GET", f"/internal/transfers/{transfer_id}")
         if response.status_code == 404:
             return None
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
     async def transfers(self, params: dict[str, Any]) -> dict[str, Any]:
-        response = await self._call(
-            self._orchestrator, "orchestrator", "GET", "/internal/transfers", params=params
-        )
+        response = await self._orchestrator_call("GET", "/internal/transfers", params=params)
         if response.status_code == 400:
             raise ProblemError(400, "invalid_cursor", "The cursor is not valid.")
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
     async def stuck_sagas(self) -> int:
-        response = await self._call(
-            self._orchestrator, "orchestrator", "GET", "/internal/sagas/stuck"
-        )
+        response = await self._orchestrator_call("GET", "/internal/sagas/stuck")
         response.raise_for_status()
         return int(response.json()["stuck_transfers"])
 
     async def ledger_balances(self) -> dict[str, int]:
-        response = await self._call(self._ledger, "ledger", "GET", "/internal/balances")
+        response = await call_service(self._ledger, "ledger", "GET", "/internal/balances")
         response.raise_for_status()
         return {k: int(v) for k, v in response.json()["balances"].items()}
 
     async def journal_check(self) -> dict[str, Any]:
-        response = await self._call(self._ledger, "ledger", "GET", "/internal/journal/check")
+        response = await call_service(self._ledger, "ledger", "GET", "/internal/journal/check")
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
     async def add_fault(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._call(
-            self._orchestrator, "orchestrator", "POST", "/internal/faults", json=body
-        )
+        response = await self._orchestrator_call("POST", "/internal/faults", json=body)
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
     async def faults(self, owner_id: str) -> list[dict[str, Any]]:
-        response = await self._call(
-            self._orchestrator,
-            "orchestrator",
-            "GET",
-            "/internal/faults",
-            params={"owner_id": owner_id},
+        response = await self._orchestrator_call(
+            "GET", "/internal/faults", params={"owner_id": owner_id}
         )
         response.raise_for_status()
         return response.json()["data"]  # type: ignore[no-any-return]
 
     async def remove_fault(self, owner_id: str, fault_id: str) -> bool:
-        response = await self._call(
-            self._orchestrator,
-            "orchestrator",
-            "DELETE",
-            f"/internal/faults/{fault_id}",
-            params={"owner_id": owner_id},
+        response = await self._orchestrator_call(
+            "DELETE", f"/internal/faults/{fault_id}", params={"owner_id": owner_id}
         )
         return response.status_code == 204

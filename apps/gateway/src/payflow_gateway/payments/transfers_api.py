@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from payflow_gateway.auth.dependencies import CurrentUser
-from payflow_gateway.payments.deps import Idempotency, Services, Settings
+from payflow_gateway.payments.deps import Idempotency, Services, Settings, Wallets
 from payflow_gateway.payments.idempotent import run_idempotently
 from payflow_gateway.payments.schemas import TopUpCreate, TransferCreate, problems
 from payflow_service import ProblemError
@@ -99,6 +99,7 @@ async def create_transfer(
     request: Request,
     user: CurrentUser,
     services: Services,
+    wallets: Wallets,
     idempotency: Idempotency,
     settings: Settings,
 ) -> JSONResponse:
@@ -109,13 +110,13 @@ async def create_transfer(
     wait = _wait_seconds(request)
 
     async def work() -> tuple[int, dict[str, Any]]:
-        source = await services.wallet(body.source_wallet_id)
-        if source is None or source["owner_id"] != user.id:
+        source = await wallets.directory.wallet(body.source_wallet_id)
+        if source is None or not source.is_owned_by(user.id):
             raise _wallet_not_found()
-        destination = await services.wallet(body.destination_wallet_id)
+        destination = await wallets.directory.wallet(body.destination_wallet_id)
         if destination is None:
             raise _wallet_not_found()
-        if source["currency"] != body.currency or destination["currency"] != body.currency:
+        if source.currency != body.currency or destination.currency != body.currency:
             raise ProblemError(
                 422,
                 "currency_mismatch",
@@ -132,7 +133,7 @@ async def create_transfer(
                 "currency": body.currency,
                 "description": body.description,
                 "metadata": body.metadata,
-                "owner_ids": [user.id, destination["owner_id"]],
+                "owner_ids": [user.id, destination.owner_id],
             }
         )
         if wait:
@@ -156,6 +157,7 @@ async def create_top_up(
     request: Request,
     user: CurrentUser,
     services: Services,
+    wallets: Wallets,
     idempotency: Idempotency,
     settings: Settings,
 ) -> JSONResponse:
@@ -165,8 +167,8 @@ async def create_top_up(
     wait = _wait_seconds(request)
 
     async def work() -> tuple[int, dict[str, Any]]:
-        wallet = await services.wallet(wallet_id)
-        if wallet is None or wallet["owner_id"] != user.id:
+        wallet = await wallets.directory.wallet(wallet_id)
+        if wallet is None or not wallet.is_owned_by(user.id):
             raise _wallet_not_found()
         transfer = await services.start_transfer(
             {
@@ -175,7 +177,7 @@ async def create_top_up(
                 "kind": "top_up",
                 "destination_wallet_id": wallet_id,
                 "amount": body.amount,
-                "currency": wallet["currency"],
+                "currency": wallet.currency,
                 "description": "sandbox top-up",
                 "metadata": {},
                 "owner_ids": [user.id],

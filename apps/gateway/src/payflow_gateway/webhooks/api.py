@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_gateway.auth.dependencies import CurrentUser
+from payflow_gateway.internal_http import call_service
 from payflow_gateway.payments.schemas import problems
-from payflow_service import ProblemError
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -53,16 +53,9 @@ async def relay(
 ) -> Response:
     query = {k: v for k, v in (params or {}).items() if v is not None}
     query["owner_id"] = owner_id
-    try:
-        answer = await client.request(method, f"/internal{path}", params=query, json=json)
-    except httpx.HTTPError as exc:
-        raise ProblemError(
-            503, "service_unavailable", "The webhooks service is not reachable; retry later."
-        ) from exc
-    if answer.status_code >= 500:
-        raise ProblemError(
-            503, "service_unavailable", "The webhooks service failed to answer; retry later."
-        )
+    answer = await call_service(
+        client, "webhooks", method, f"/internal{path}", params=query, json=json
+    )
     return Response(
         content=answer.content,
         status_code=answer.status_code,
