@@ -336,3 +336,62 @@ async def test_sandbox_fault_rules_are_listed_and_removed_per_user(customers: An
     assert (await alice.client.delete(f"/v1/sandbox/faults/{rule['id']}")).status_code == 204
     bad = await alice.client.post("/v1/sandbox/faults", json={"step": "debit", "mode": "explode"})
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
+
+
+async def test_the_recipient_refunds_a_completed_transfer_once(customers: Any) -> None:
+    alice, bob = await customers("alice"), await customers("bob")
+    await alice.top_up(1_000)
+    paid = (await alice.transfer(bob.wallet_id, 300)).json()
+    assert paid["status"] == "completed"
+
+    by_sender = await alice.client.post(
+        f"/v1/transfers/{paid['id']}/refund", headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert (by_sender.status_code, by_sender.json()["code"]) == (422, "transfer_not_refundable")
+
+    refunded = await bob.client.post(
+        f"/v1/transfers/{paid['id']}/refund",
+        headers={"Idempotency-Key": uuid.uuid4().hex, "Prefer": "wait=10"},
+    )
+    assert refunded.status_code == 200, refunded.text
+    refund = refunded.json()
+    assert refund["kind"] == "refund"
+    assert refund["status"] == "completed"
+    assert refund["refund_of"] == paid["id"]
+    assert refund["source_wallet_id"] == bob.wallet_id
+    assert refund["destination_wallet_id"] == alice.wallet_id
+    assert refund["amount"] == 300
+    assert await alice.balance() == 1_000
+    assert await bob.balance() == 0
+
+    again = await bob.client.post(
+        f"/v1/transfers/{paid['id']}/refund", headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert again.status_code == 202
+    assert again.json()["id"] == refund["id"]
+    assert await alice.balance() == 1_000
+
+    failed = (await alice.transfer(bob.wallet_id, 5_000)).json()
+    not_completed = await bob.client.post(
+        f"/v1/transfers/{failed['id']}/refund", headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert (not_completed.status_code, not_completed.json()["code"]) == (
+        422,
+        "transfer_not_refundable",
+    )
+
+
+async def test_a_refund_the_recipient_cannot_fund_fails_and_moves_nothing(customers: Any) -> None:
+    alice, bob, carol = await customers("alice"), await customers("bob"), await customers("carol")
+    await alice.top_up(500)
+    paid = (await alice.transfer(bob.wallet_id, 500)).json()
+    assert (await bob.transfer(carol.wallet_id, 400)).json()["status"] == "completed"
+    refund = (
+        await bob.client.post(
+            f"/v1/transfers/{paid['id']}/refund",
+            headers={"Idempotency-Key": uuid.uuid4().hex, "Prefer": "wait=10"},
+        )
+    ).json()
+    assert refund["status"] == "failed"
+    assert refund["failure_code"] == "insufficient_funds"
+    assert (await alice.balance(), await bob.balance(), await carol.balance()) == (0, 100, 400)

@@ -60,6 +60,7 @@ class TransferStart(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     metadata: dict[str, str] = Field(default_factory=dict)
     owner_ids: list[str] = Field(min_length=1)
+    refund_of: str | None = None
 
 
 def internal_view(transfer: Transfer) -> dict[str, Any]:
@@ -76,6 +77,8 @@ async def start_transfer(
 ) -> dict[str, Any]:
     if body.kind != SagaKind.TOP_UP and body.source_wallet_id is None:
         raise ProblemError(422, "validation_error", "source_wallet_id is required")
+    if (body.kind == SagaKind.REFUND) != (body.refund_of is not None):
+        raise ProblemError(422, "validation_error", "refund_of goes with kind refund, and only")
     transfer, created = await coordinator.start(
         TransferRequest(
             kind=body.kind,
@@ -88,6 +91,7 @@ async def start_transfer(
             description=body.description,
             metadata=body.metadata,
             owner_ids=body.owner_ids,
+            refund_of=body.refund_of,
         )
     )
     if not created:

@@ -90,6 +90,7 @@ class TransferRequest:
     description: str | None
     metadata: dict[str, str]
     owner_ids: list[str]
+    refund_of: str | None = None
 
 
 def _now() -> datetime:
@@ -147,6 +148,7 @@ class TransferCoordinator:
             policy=self._policy,
             traceparent=traceparent,
             faults=faults_for(rules, transfer_id, request.kind, request.metadata),
+            refund_of=request.refund_of,
         )
         try:
             await self._transfers.add(transfer)

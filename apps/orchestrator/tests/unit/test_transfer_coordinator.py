@@ -245,3 +245,30 @@ async def test_a_top_up_starts_with_the_ledger_posting(world: Any) -> None:
     await coordinator.start(request(kind=SagaKind.TOP_UP))
     assert publisher.commands() == [SagaStep.POST_TOP_UP]
     assert publisher.sent[0][0] == STREAMS.ledger_commands
+
+
+async def test_a_refund_runs_the_transfer_table_and_names_the_transfer_it_returns(
+    world: Any,
+) -> None:
+    coordinator, publisher, _, _, _ = world
+    refund_request = TransferRequest(
+        kind=SagaKind.REFUND,
+        initiator_id="usr_b",
+        idempotency_key="refund-of:tr_original",
+        source_wallet_id="wal_b",
+        destination_wallet_id="wal_a",
+        amount=250,
+        currency="EUR",
+        description=None,
+        metadata={},
+        owner_ids=["usr_a", "usr_b"],
+        refund_of="tr_original",
+    )
+    refund, _ = await coordinator.start(refund_request)
+    again, created = await coordinator.start(refund_request)
+    assert not created
+    assert again.id == refund.id
+    assert refund.refund_of == "tr_original"
+    [(_, command)] = [(s, p) for s, p in publisher.sent if isinstance(p, SagaCommand)]
+    assert command.step == SagaStep.DEBIT_SOURCE
+    assert command.wallet_id == "wal_b"  # type: ignore[attr-defined]

@@ -193,6 +193,60 @@ async def create_top_up(
     )
 
 
+@router.post(
+    "/transfers/{transfer_id}/refund",
+    status_code=202,
+    responses=problems(400, 404, 409, 422),
+    summary="Return a completed transfer's money to its sender (by its recipient); a saga",
+)
+async def refund_transfer(
+    transfer_id: str,
+    request: Request,
+    user: CurrentUser,
+    services: Services,
+    wallets: Wallets,
+    idempotency: Idempotency,
+) -> JSONResponse:
+    """Only the recipient may refund, only a completed transfer, and at most once: asking again
+    answers with the refund already made. A refund the recipient cannot fund fails like a
+    transfer (`insufficient_funds`) and stays the transfer's refund."""
+    wait = _wait_seconds(request)
+
+    async def work() -> tuple[int, dict[str, Any]]:
+        original = await _owned_transfer(services, transfer_id, user.id)
+        recipient_wallet = await wallets.directory.wallet(original["destination_wallet_id"])
+        if recipient_wallet is None or not recipient_wallet.is_owned_by(user.id):
+            raise ProblemError(
+                422, "transfer_not_refundable", "Only the recipient of a transfer can refund it."
+            )
+        if original["kind"] != "transfer" or original["status"] != "completed":
+            raise ProblemError(
+                422, "transfer_not_refundable", "Only a completed transfer can be refunded."
+            )
+        refund = await services.start_transfer(
+            {
+                "initiator_id": user.id,
+                # One refund per transfer: the orchestrator keeps one saga per (user, key).
+                "idempotency_key": f"refund-of:{transfer_id}",
+                "kind": "refund",
+                "source_wallet_id": original["destination_wallet_id"],
+                "destination_wallet_id": original["source_wallet_id"],
+                "amount": original["amount"],
+                "currency": original["currency"],
+                "description": f"refund of {transfer_id}",
+                "metadata": {},
+                "owner_ids": original["owner_ids"],
+                "refund_of": transfer_id,
+            }
+        )
+        if wait:
+            refund = await _await_terminal(services, refund, wait)
+        status = 200 if refund["status"] in TERMINAL and wait else 202
+        return status, public_transfer(refund)
+
+    return await run_idempotently(request, idempotency, user.id, {"refund": transfer_id}, work)
+
+
 async def _owned_transfer(services: Services, transfer_id: str, user_id: str) -> dict[str, Any]:
     transfer = await services.transfer(transfer_id)
     if transfer is None or user_id not in transfer.get("owner_ids", []):

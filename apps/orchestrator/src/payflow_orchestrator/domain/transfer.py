@@ -93,6 +93,8 @@ class Transfer(BaseModel):
     description: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     owner_ids: list[str]
+    refund_of: str | None = None
+    """For a refund saga: the completed transfer whose money it returns."""
     state: SagaState
     version: int = 0
     failure_code: FailureCode | None = None
@@ -150,6 +152,7 @@ def open_transfer(
     policy: TimingPolicy,
     traceparent: str | None = None,
     faults: dict[str, StepFault] | None = None,
+    refund_of: str | None = None,
 ) -> Transfer:
     state = initial_state(kind)
     return Transfer(
@@ -164,6 +167,7 @@ def open_transfer(
         description=description,
         metadata=metadata,
         owner_ids=sorted(set(owner_ids)),
+        refund_of=refund_of,
         state=state,
         step_sends=1,
         step_started_at=now,
@@ -321,4 +325,5 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
             {"state": h.state.value, "at": _iso(h.at), "reason": h.reason} for h in transfer.history
         ],
         "trace_id": transfer.trace_id,
+        "refund_of": transfer.refund_of,
     }
