@@ -124,9 +124,6 @@ class TransferCoordinator:
     async def start(self, request: TransferRequest) -> tuple[Transfer, bool]:
         """Open and persist a saga, then send its first command. Returns (transfer, created);
         a repeated (initiator, idempotency key) returns the existing transfer, created=False."""
-        existing = await self._transfers.find_by_key(request.initiator_id, request.idempotency_key)
-        if existing is not None:
-            return existing, False
         transfer_id = new_id("tr")
         rules: list[FaultRule] = []
         if self._faults_enabled:

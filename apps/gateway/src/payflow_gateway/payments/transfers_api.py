@@ -110,10 +110,12 @@ async def create_transfer(
     wait = _wait_seconds(request)
 
     async def work() -> tuple[int, dict[str, Any]]:
-        source = await wallets.directory.wallet(body.source_wallet_id)
+        source, destination = await asyncio.gather(
+            wallets.directory.wallet(body.source_wallet_id),
+            wallets.directory.wallet(body.destination_wallet_id),
+        )
         if source is None or not source.is_owned_by(user.id):
             raise _wallet_not_found()
-        destination = await wallets.directory.wallet(body.destination_wallet_id)
         if destination is None:
             raise _wallet_not_found()
         if source.currency != body.currency or destination.currency != body.currency:
