@@ -76,6 +76,16 @@ def _wait_seconds(request: Request) -> float:
     return 0.0
 
 
+async def _answer(
+    services: Services, transfer: dict[str, Any], wait: float
+) -> tuple[int, dict[str, Any]]:
+    """202 with the saga as it stands; with `Prefer: wait=N`, 200 once terminal within N s."""
+    if not wait:
+        return 202, public_transfer(transfer)
+    transfer = await _await_terminal(services, transfer, wait)
+    return (200 if transfer["status"] in TERMINAL else 202), public_transfer(transfer)
+
+
 async def _await_terminal(
     services: Services, transfer: dict[str, Any], seconds: float
 ) -> dict[str, Any]:
@@ -138,10 +148,7 @@ async def create_transfer(
                 "owner_ids": [user.id, destination.owner_id],
             }
         )
-        if wait:
-            transfer = await _await_terminal(services, transfer, wait)
-        status = 200 if transfer["status"] in TERMINAL and wait else 202
-        return status, public_transfer(transfer)
+        return await _answer(services, transfer, wait)
 
     return await run_idempotently(request, idempotency, user.id, body.model_dump(mode="json"), work)
 
@@ -185,10 +192,7 @@ async def create_top_up(
                 "owner_ids": [user.id],
             }
         )
-        if wait:
-            transfer = await _await_terminal(services, transfer, wait)
-        status = 200 if transfer["status"] in TERMINAL and wait else 202
-        return status, public_transfer(transfer)
+        return await _answer(services, transfer, wait)
 
     return await run_idempotently(
         request, idempotency, user.id, {"wallet_id": wallet_id, **body.model_dump()}, work
@@ -241,10 +245,7 @@ async def refund_transfer(
                 "refund_of": transfer_id,
             }
         )
-        if wait:
-            refund = await _await_terminal(services, refund, wait)
-        status = 200 if refund["status"] in TERMINAL and wait else 202
-        return status, public_transfer(refund)
+        return await _answer(services, refund, wait)
 
     return await run_idempotently(request, idempotency, user.id, {"refund": transfer_id}, work)
 
