@@ -78,17 +78,34 @@ def provide_stores(work_dir: Path) -> Iterator[StoreEndpoints]:
 
 @contextlib.contextmanager
 def _mongo_container() -> Iterator[str]:
-    from testcontainers.mongodb import MongoDbContainer
+    """MongoDB 7 as a one-node replica set (what production runs), without auth: a replica set
+    with auth would need a key file, and the container lives only for this test run."""
+    import time
 
-    container = MongoDbContainer("mongo:7").with_command("--replSet rs0 --bind_ip_all")
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    container = (
+        DockerContainer("mongo:7.0")
+        .with_command("--replSet rs0 --bind_ip_all")
+        .with_exposed_ports(27017)
+    )
     with container:
-        host = container.get_container_host_ip()
-        port = container.get_exposed_port(27017)
-        container.exec(
-            "mongosh --quiet -u test -p test --eval "
+        wait_for_logs(container, "Waiting for connections", timeout=120)
+        initiate = (
+            "mongosh --quiet --eval "
             "\"rs.initiate({_id:'rs0',members:[{_id:0,host:'localhost:27017'}]})\""
         )
-        yield f"mongodb://test:test@{host}:{port}/?directConnection=true&authSource=admin"
+        container.exec(initiate)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            code, output = container.exec('mongosh --quiet --eval "db.hello().isWritablePrimary"')
+            if code == 0 and b"true" in output:
+                break
+            time.sleep(0.5)
+        host = container.get_container_host_ip()
+        port = container.get_exposed_port(27017)
+        yield f"mongodb://{host}:{port}/?directConnection=true"
 
 
 @contextlib.contextmanager
