@@ -271,3 +271,37 @@ async def test_trace_context_travels_in_the_envelope(redis_client: Any, unique: 
     assert traceparent is not None
     assert traceparent.split("-")[1] == format(producer_trace, "032x")
     assert consumer_trace == producer_trace
+
+
+async def test_a_consumer_survives_a_redis_restart_and_goes_on_consuming(
+    tmp_path: Any, unique: str
+) -> None:
+    from redis.asyncio import Redis
+
+    from payflow_devstack import start_embedded_redis
+
+    server = start_embedded_redis(tmp_path)
+    client = Redis.from_url(server.url)
+    stream = f"t{unique}:s"
+    handled: list[int] = []
+
+    async def handle(envelope: Envelope) -> None:
+        handled.append(envelope.open(Ping).n)
+
+    consumer = StreamConsumer(client, config(stream))
+    consumer.register(Ping.MESSAGE_TYPE, handle)
+    task = await run_consumer(consumer)
+    try:
+        await StreamPublisher(client).publish(stream, Ping(n=1))
+        await wait_until(lambda: handled == [1])
+        server.stop()  # the consumer is blocked in XREADGROUP when Redis goes away
+        await asyncio.sleep(1.5)
+        assert not task.done(), "the consumer died with Redis"
+        server = start_embedded_redis(tmp_path, port=server.port)
+        await StreamPublisher(client).publish(stream, Ping(n=2))
+        await wait_until(lambda: 2 in handled, timeout=20)
+        assert set(handled) == {1, 2}  # at least once: 1 again if its ack was lost
+    finally:
+        await stop(consumer, task)
+        await client.aclose()
+        server.stop()

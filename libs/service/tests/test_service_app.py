@@ -128,3 +128,39 @@ async def test_a_request_id_is_echoed_or_generated(client: httpx.AsyncClient) ->
     assert echoed.headers["x-request-id"] == "abc-1"
     generated = await client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
     assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_readiness_fails_when_a_watched_background_loop_has_stopped(
+    stores: Any, unique: str
+) -> None:
+    import asyncio
+    import contextlib
+
+    from payflow_service import ServiceRuntime
+
+    async def short_lived_loop() -> None:
+        raise RuntimeError("the consumer died")
+
+    @contextlib.asynccontextmanager
+    async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+        runtime.watch("stream-consumer", asyncio.create_task(short_lived_loop()))
+        yield
+
+    settings = ServiceSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="test",
+        mongo_url=stores.mongo_url,
+        redis_url=stores.redis_url,
+        database_prefix=f"t{unique}",
+    )
+    app = create_service_app(service="probe", settings=settings, compose=compose)
+    async with app.router.lifespan_context(app):
+        await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://probe"
+        ) as http:
+            ready = await http.get("/readyz")
+        task = app.state.runtime.background["stream-consumer"]
+        assert isinstance(task.exception(), RuntimeError)
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["stream-consumer"] == "stopped"

@@ -50,7 +50,9 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         runtime.components.update(
             accounts=accounts, journal=journal, postings=postings, command_handlers=handlers
         )
-        consumer_task = asyncio.create_task(consumer.run(), name="ledger-commands")
+        consumer_task = runtime.watch(
+            "ledger-commands", asyncio.create_task(consumer.run(), name="ledger-commands")
+        )
         try:
             yield
         finally:

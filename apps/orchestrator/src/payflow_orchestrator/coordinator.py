@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from opentelemetry import trace
+from redis.exceptions import RedisError
 
 from payflow_contracts import Envelope, MessagePayload, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
@@ -305,7 +306,7 @@ class TransferCoordinator:
         for transfer in await self._transfers.with_pending_events(
             now - timedelta(seconds=2), batch
         ):
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(RedisError):
                 await self._publish_events(transfer)
                 acted += 1
         return acted

@@ -48,9 +48,14 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             coordinator=coordinator, transfers=transfers, fault_rules=fault_rules
         )
         stop = asyncio.Event()
-        consumer_task = asyncio.create_task(replies.run(), name="saga-replies")
-        sweeper_task = asyncio.create_task(
-            coordinator.run_sweeper(settings.sweeper_interval_s, stop), name="saga-sweeper"
+        consumer_task = runtime.watch(
+            "saga-replies", asyncio.create_task(replies.run(), name="saga-replies")
+        )
+        sweeper_task = runtime.watch(
+            "saga-sweeper",
+            asyncio.create_task(
+                coordinator.run_sweeper(settings.sweeper_interval_s, stop), name="saga-sweeper"
+            ),
         )
         try:
             yield

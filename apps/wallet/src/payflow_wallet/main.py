@@ -59,9 +59,14 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
             mark_pruner=pruner,
         )
         stop = asyncio.Event()
-        consumer_task = asyncio.create_task(consumer.run(), name="wallet-commands")
-        pruner_task = asyncio.create_task(
-            pruner.run(settings.mark_prune_interval_s, stop), name="wallet-mark-pruner"
+        consumer_task = runtime.watch(
+            "wallet-commands", asyncio.create_task(consumer.run(), name="wallet-commands")
+        )
+        pruner_task = runtime.watch(
+            "wallet-mark-pruner",
+            asyncio.create_task(
+                pruner.run(settings.mark_prune_interval_s, stop), name="wallet-mark-pruner"
+            ),
         )
         try:
             yield

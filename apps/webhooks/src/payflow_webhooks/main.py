@@ -53,7 +53,9 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             guard=guard,
             intake=intake,
         )
-        consumer_task = asyncio.create_task(consumer.run(), name="transfer-events")
+        consumer_task = runtime.watch(
+            "transfer-events", asyncio.create_task(consumer.run(), name="transfer-events")
+        )
         try:
             yield
         finally:

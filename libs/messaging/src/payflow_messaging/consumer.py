@@ -13,7 +13,9 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from payflow_contracts import Envelope
 from payflow_contracts.streams import dead_letter_stream
@@ -29,6 +31,9 @@ from payflow_messaging.publisher import ENVELOPE_FIELD
 from payflow_observability import extract_context
 
 logger = logging.getLogger(__name__)
+
+# A lost or restarted Redis: wait and go on (redis-py's errors are not the built-in ones).
+TRANSIENT_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
 tracer = trace.get_tracer("payflow.messaging")
 
 Handler = Callable[[Envelope], Awaitable[None]]
@@ -105,20 +110,24 @@ class StreamConsumer:
 
     async def run(self) -> None:
         """Consume until `stop()`; then let in-flight handlers finish (graceful shutdown)."""
-        await self.ensure_group()
         reclaimer = asyncio.create_task(self._reclaim_loop(), name=f"reclaim:{self.config.stream}")
+        group_ready = False
         try:
             while not self._stopping.is_set():
                 try:
+                    if not group_ready:
+                        await self.ensure_group()
+                        group_ready = True
                     await self._read_new()
-                except (TimeoutError, ConnectionError, OSError) as exc:
+                except TRANSIENT_ERRORS as exc:
                     logger.warning("stream read failed, retrying: %s", exc)
                     await self._sleep(1.0)
                 except ResponseError as exc:
-                    if "NOGROUP" in str(exc):
-                        await self.ensure_group()
-                    else:
-                        raise
+                    # NOGROUP: Redis lost the group (restarted without its data): make it again.
+                    group_ready = False
+                    if "NOGROUP" not in str(exc):
+                        logger.exception("stream read refused by Redis; retrying")
+                        await self._sleep(1.0)
         finally:
             reclaimer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -196,7 +205,12 @@ class StreamConsumer:
                     extra={"saga_id": envelope.saga_id},
                 )
                 return
-        await self._redis.xack(stream, self.config.group, entry_id)
+        try:
+            await self._redis.xack(stream, self.config.group, entry_id)
+        except TRANSIENT_ERRORS as exc:
+            # Handled but not acknowledged: it will be delivered again (handlers are idempotent).
+            logger.warning("ack of %s failed: %s", entry_id.decode(), exc)
+            return
         MESSAGES_HANDLED.labels(stream, envelope.type).inc()
 
     async def _reclaim_loop(self) -> None:
@@ -204,7 +218,7 @@ class StreamConsumer:
             try:
                 await self.reclaim_idle()
                 await self._report_backlog()
-            except (TimeoutError, ConnectionError, OSError) as exc:
+            except TRANSIENT_ERRORS as exc:
                 logger.warning("reclaim failed, retrying: %s", exc)
             except ResponseError as exc:
                 logger.warning("reclaim failed: %s", exc)

@@ -42,6 +42,13 @@ class ServiceRuntime:
     redis: Redis
     http: httpx.AsyncClient
     components: dict[str, Any] = field(default_factory=dict)
+    background: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+    """Loops the process cannot work without (stream consumers, sweepers): readiness fails
+    when one has stopped, so an orchestrator (or an operator) sees a crippled process."""
+
+    def watch(self, name: str, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+        self.background[name] = task
+        return task
 
     @property
     def database(self) -> Any:
@@ -147,6 +154,8 @@ def create_service_app(
                 checks[name] = "ok"
             except Exception as exc:  # readiness reports any failure, it does not raise
                 checks[name] = f"unavailable: {type(exc).__name__}"
+        for name, task in runtime.background.items():
+            checks[name] = "stopped" if task.done() else "ok"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "service": service, "checks": checks},
