@@ -13,7 +13,7 @@ from payflow_contracts.paging import InvalidCursor
 from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest, states_for_status
 from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind
-from payflow_orchestrator.domain.transfer import Transfer, public_view
+from payflow_orchestrator.domain.transfer import IdempotencyKeyReused, Transfer, public_view
 from payflow_orchestrator.fault_rules import FaultRuleStore
 from payflow_orchestrator.repository import TransferQuery, TransferRepository
 from payflow_orchestrator.settings import OrchestratorSettings
@@ -79,24 +79,34 @@ async def start_transfer(
         raise ProblemError(422, "validation_error", "source_wallet_id is required")
     if (body.kind == SagaKind.REFUND) != (body.refund_of is not None):
         raise ProblemError(422, "validation_error", "refund_of goes with kind refund, and only")
-    transfer, created = await coordinator.start(
-        TransferRequest(
-            kind=body.kind,
-            initiator_id=body.initiator_id,
-            idempotency_key=body.idempotency_key,
-            source_wallet_id=body.source_wallet_id if body.kind != SagaKind.TOP_UP else None,
-            destination_wallet_id=body.destination_wallet_id,
-            amount=body.amount,
-            currency=body.currency,
-            description=body.description,
-            metadata=body.metadata,
-            owner_ids=body.owner_ids,
-            refund_of=body.refund_of,
-        )
-    )
+    request = _request_of(body)
+    try:
+        transfer, created = await coordinator.start(request)
+    except IdempotencyKeyReused:
+        raise ProblemError(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key already made a different transfer.",
+        ) from None
     if not created:
         response.status_code = 200
     return internal_view(transfer)
+
+
+def _request_of(body: TransferStart) -> TransferRequest:
+    return TransferRequest(
+        kind=body.kind,
+        initiator_id=body.initiator_id,
+        idempotency_key=body.idempotency_key,
+        source_wallet_id=body.source_wallet_id if body.kind != SagaKind.TOP_UP else None,
+        destination_wallet_id=body.destination_wallet_id,
+        amount=body.amount,
+        currency=body.currency,
+        description=body.description,
+        metadata=body.metadata,
+        owner_ids=body.owner_ids,
+        refund_of=body.refund_of,
+    )
 
 
 @router.get("/transfers/{transfer_id}")

@@ -39,6 +39,7 @@ from payflow_orchestrator.domain.saga_machine import (
 from payflow_orchestrator.domain.transfer import (
     EventKey,
     GiveUp,
+    IdempotencyKeyReused,
     Resend,
     StaleReply,
     TimingPolicy,
@@ -151,6 +152,8 @@ class TransferCoordinator:
         try:
             await self._transfers.add(transfer)
         except DuplicateTransfer as duplicate:
+            if not duplicate.existing.answers(transfer.request_fingerprint):
+                raise IdempotencyKeyReused(request.idempotency_key) from None
             return duplicate.existing, False
         metrics.TRANSFERS_STARTED.labels(transfer.kind.value).inc()
         span = trace.get_current_span()
@@ -299,10 +302,13 @@ class TransferCoordinator:
                     "payflow.saga.state": transfer.state.value,
                 },
             ):
-                if isinstance(action, Resend):
-                    acted += await self._resend(transfer, action, now)
-                elif isinstance(action, GiveUp):
-                    acted += await self._give_up(transfer, now)
+                try:
+                    if isinstance(action, Resend):
+                        acted += await self._resend(transfer, action, now)
+                    elif isinstance(action, GiveUp):
+                        acted += await self._give_up(transfer, now)
+                except Exception:  # one saga's failure must not hold up every other one
+                    logger.exception("sweeping saga %s failed; retried next round", transfer.id)
         for transfer in await self._transfers.with_pending_events(
             now - timedelta(seconds=2), batch
         ):

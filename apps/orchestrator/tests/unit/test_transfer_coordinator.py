@@ -190,6 +190,8 @@ async def test_a_compensation_is_resent_forever_with_growing_gaps(world: Any) ->
     assert publisher.commands().count(SagaStep.REFUND_SOURCE) == 13
     assert gaps[-1] > gaps[0]
     assert "re-sent (attempt 13)" in stored.history[-1].reason
+    # Twelve re-sends leave one history line, not twelve.
+    assert sum("re-sent" in h.reason for h in stored.history) == 1
     await coordinator.on_reply(reply(transfer.id, SagaStep.REFUND_SOURCE, StepOutcome.REFUNDED))
     final = await repo.get(transfer.id)
     assert final.state == SagaState.COMPENSATED
@@ -254,7 +256,7 @@ async def test_a_refund_runs_the_transfer_table_and_names_the_transfer_it_return
     refund_request = TransferRequest(
         kind=SagaKind.REFUND,
         initiator_id="usr_b",
-        idempotency_key="refund-of:tr_original",
+        idempotency_key="refund of tr_original",
         source_wallet_id="wal_b",
         destination_wallet_id="wal_a",
         amount=250,
@@ -272,3 +274,17 @@ async def test_a_refund_runs_the_transfer_table_and_names_the_transfer_it_return
     [(_, command)] = [(s, p) for s, p in publisher.sent if isinstance(p, SagaCommand)]
     assert command.step == SagaStep.DEBIT_SOURCE
     assert command.wallet_id == "wal_b"  # type: ignore[attr-defined]
+
+
+async def test_a_known_key_with_a_different_request_is_refused_not_answered(world: Any) -> None:
+    from payflow_orchestrator.domain.transfer import IdempotencyKeyReused
+
+    coordinator, publisher, _, _, _ = world
+    await coordinator.start(request(key="k1"))
+    other = TransferRequest(**{**request(key="k1").__dict__, "amount": 5_000})
+    with pytest.raises(IdempotencyKeyReused):
+        await coordinator.start(other)
+    top_up = TransferRequest(**{**request(key="k1", kind=SagaKind.TOP_UP).__dict__})
+    with pytest.raises(IdempotencyKeyReused):
+        await coordinator.start(top_up)
+    assert publisher.commands() == [SagaStep.DEBIT_SOURCE]

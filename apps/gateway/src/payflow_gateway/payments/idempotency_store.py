@@ -3,6 +3,7 @@ by compare-and-set. A protocol, its MongoDB adapter and an in-memory twin."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -14,7 +15,12 @@ from pymongo.errors import DuplicateKeyError
 
 @dataclass(frozen=True)
 class Claimed:
-    """This request owns the key: do the work, then `complete` (or `release` on a pre-check)."""
+    """This request owns the key: do the work, then `complete` (or `release`) with the token.
+
+    The token is written with the claim, so a request whose lock lapsed and was taken over can
+    neither complete nor release the claim of the request that took over."""
+
+    token: str
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,8 @@ class IdempotencyStore(Protocol):
     async def claim(
         self, record_id: str, fingerprint: str, now: datetime, lock_for: timedelta, ttl: timedelta
     ) -> Claim: ...
-    async def complete(self, record_id: str, status: int, body: Any) -> None: ...
-    async def release(self, record_id: str) -> None: ...
+    async def complete(self, record_id: str, token: str, status: int, body: Any) -> None: ...
+    async def release(self, record_id: str, token: str) -> None: ...
 
 
 def _decide(existing: dict[str, Any], fingerprint: str, now: datetime) -> Claim | None:
@@ -68,10 +74,12 @@ class MongoIdempotencyStore:
     async def claim(
         self, record_id: str, fingerprint: str, now: datetime, lock_for: timedelta, ttl: timedelta
     ) -> Claim:
+        token = secrets.token_hex(8)
         fresh = {
             "_id": record_id,
             "fingerprint": fingerprint,
             "state": "in_progress",
+            "token": token,
             "locked_until": now + lock_for,
             "created_at": now,
             "expires_at": now + ttl,
@@ -79,7 +87,7 @@ class MongoIdempotencyStore:
         for _ in range(10):
             try:
                 await self._collection.insert_one(dict(fresh))
-                return Claimed()
+                return Claimed(token)
             except DuplicateKeyError:
                 pass
             existing = await self._collection.find_one({"_id": record_id})
@@ -90,7 +98,7 @@ class MongoIdempotencyStore:
                     {"_id": record_id, "expires_at": existing["expires_at"]}, fresh
                 )
                 if replaced.modified_count == 1:
-                    return Claimed()
+                    return Claimed(token)
                 continue
             decided = _decide(existing, fingerprint, now)
             if decided is not None:
@@ -103,20 +111,22 @@ class MongoIdempotencyStore:
                     "state": "in_progress",
                     "locked_until": existing["locked_until"],
                 },
-                {**existing, "locked_until": now + lock_for},
+                {**existing, "locked_until": now + lock_for, "token": token},
             )
             if taken.modified_count == 1:
-                return Claimed()
+                return Claimed(token)
         return InProgress()
 
-    async def complete(self, record_id: str, status: int, body: Any) -> None:
+    async def complete(self, record_id: str, token: str, status: int, body: Any) -> None:
         await self._collection.update_one(
-            {"_id": record_id, "state": "in_progress"},
+            {"_id": record_id, "state": "in_progress", "token": token},
             {"$set": {"state": "completed", "status": status, "body": body}},
         )
 
-    async def release(self, record_id: str) -> None:
-        await self._collection.delete_one({"_id": record_id, "state": "in_progress"})
+    async def release(self, record_id: str, token: str) -> None:
+        await self._collection.delete_one(
+            {"_id": record_id, "state": "in_progress", "token": token}
+        )
 
 
 class InMemoryIdempotencyStore:
@@ -131,22 +141,25 @@ class InMemoryIdempotencyStore:
             decided = _decide(existing, fingerprint, now)
             if decided is not None:
                 return decided
-            existing["locked_until"] = now + lock_for
-            return Claimed()
+            token = secrets.token_hex(8)
+            existing.update(locked_until=now + lock_for, token=token)
+            return Claimed(token)
+        token = secrets.token_hex(8)
         self._records[record_id] = {
             "fingerprint": fingerprint,
             "state": "in_progress",
+            "token": token,
             "locked_until": now + lock_for,
             "expires_at": now + ttl,
         }
-        return Claimed()
+        return Claimed(token)
 
-    async def complete(self, record_id: str, status: int, body: Any) -> None:
+    async def complete(self, record_id: str, token: str, status: int, body: Any) -> None:
         record = self._records.get(record_id)
-        if record is not None and record["state"] == "in_progress":
+        if record is not None and record["state"] == "in_progress" and record["token"] == token:
             record.update(state="completed", status=status, body=body)
 
-    async def release(self, record_id: str) -> None:
+    async def release(self, record_id: str, token: str) -> None:
         record = self._records.get(record_id)
-        if record is not None and record["state"] == "in_progress":
+        if record is not None and record["state"] == "in_progress" and record["token"] == token:
             del self._records[record_id]

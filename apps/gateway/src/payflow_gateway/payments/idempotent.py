@@ -71,7 +71,7 @@ async def run_idempotently(
         # Nothing is stored for a request that did not finish: pre-check failures may be fixed
         # and retried with the same key, and after a downstream failure a retry is safe because
         # the orchestrator itself keeps one transfer per (user, key).
-        await store.release(rid)
+        await store.release(rid, claim.token)
         raise
-    await store.complete(rid, status, answer)
+    await store.complete(rid, claim.token, status, answer)
     return JSONResponse(answer, status_code=status)

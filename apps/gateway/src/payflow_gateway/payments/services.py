@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from payflow_gateway.internal_http import call_service
+from payflow_gateway.internal_http import call_service, refusal
 from payflow_service import ProblemError
 
 
@@ -54,7 +54,8 @@ class HttpPaymentServices:
 
     async def start_transfer(self, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._orchestrator_call("POST", "/internal/transfers", json=body)
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise refusal(response)  # e.g. 422 idempotency_key_reused, with its code
         return response.json()  # type: ignore[no-any-return]
 
     async def transfer(self, transfer_id: str) -> dict[str, Any] | None:

@@ -232,8 +232,9 @@ async def refund_transfer(
         refund = await services.start_transfer(
             {
                 "initiator_id": user.id,
-                # One refund per transfer: the orchestrator keeps one saga per (user, key).
-                "idempotency_key": f"refund-of:{transfer_id}",
+                # One refund per transfer: the orchestrator keeps one saga per (user, key). The
+                # space keeps this key apart from every client key (printable, no spaces).
+                "idempotency_key": f"refund of {transfer_id}",
                 "kind": "refund",
                 "source_wallet_id": original["destination_wallet_id"],
                 "destination_wallet_id": original["source_wallet_id"],

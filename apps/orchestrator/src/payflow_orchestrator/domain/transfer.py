@@ -41,6 +41,23 @@ FAILURE_MESSAGES: dict[FailureCode, str] = {
 }
 
 
+class IdempotencyKeyReused(Exception):
+    """A known (initiator, idempotency key) arrived with a different request."""
+
+
+def request_fingerprint(
+    kind: SagaKind,
+    source_wallet_id: str | None,
+    destination_wallet_id: str,
+    amount: int,
+    currency: str,
+    refund_of: str | None,
+) -> str:
+    """What makes two requests with one idempotency key the same request."""
+    parts = (kind.value, source_wallet_id or "", destination_wallet_id, str(amount), currency)
+    return "|".join((*parts, refund_of or ""))
+
+
 class StaleReply(Exception):
     """A reply for a step the saga no longer waits for (a duplicate or a late answer)."""
 
@@ -95,6 +112,7 @@ class Transfer(BaseModel):
     owner_ids: list[str]
     refund_of: str | None = None
     """For a refund saga: the completed transfer whose money it returns."""
+    request_fingerprint: str = ""
     state: SagaState
     version: int = 0
     failure_code: FailureCode | None = None
@@ -115,6 +133,10 @@ class Transfer(BaseModel):
     @property
     def awaited_step(self) -> SagaStep | None:
         return awaited_step(self.state)
+
+    def answers(self, fingerprint: str) -> bool:
+        """True when a repeated request with this saga's key is the request that made it."""
+        return not self.request_fingerprint or self.request_fingerprint == fingerprint
 
     @property
     def is_terminal(self) -> bool:
@@ -168,6 +190,9 @@ def open_transfer(
         metadata=metadata,
         owner_ids=sorted(set(owner_ids)),
         refund_of=refund_of,
+        request_fingerprint=request_fingerprint(
+            kind, source_wallet_id, destination_wallet_id, amount, currency, refund_of
+        ),
         state=state,
         step_sends=1,
         step_started_at=now,
@@ -257,6 +282,17 @@ def due_action(transfer: Transfer, now: datetime, policy: TimingPolicy) -> Resen
     return GiveUp(step)
 
 
+RESEND_NOTE = "no reply yet: "
+
+
+def _without_last_resend(history: list[HistoryEntry], state: SagaState) -> list[HistoryEntry]:
+    """The history without its last entry when that one is a re-send note of the same state:
+    a compensation re-sent for days keeps one line saying how many attempts, not thousands."""
+    if history and history[-1].state == state and history[-1].reason.startswith(RESEND_NOTE):
+        return history[:-1]
+    return list(history)
+
+
 def apply_resend(transfer: Transfer, now: datetime, policy: TimingPolicy) -> Transfer:
     step = transfer.awaited_step
     if step is None:
@@ -270,11 +306,11 @@ def apply_resend(transfer: Transfer, now: datetime, policy: TimingPolicy) -> Tra
             "step_deadline": policy.next_deadline(transfer.state, sends, now),
             "compensation_sends": transfer.compensation_sends + (1 if compensating else 0),
             "history": [
-                *transfer.history,
+                *_without_last_resend(transfer.history, transfer.state),
                 HistoryEntry(
                     state=transfer.state,
                     at=now,
-                    reason=f"no reply yet: {step.value} re-sent (attempt {sends})",
+                    reason=f"{RESEND_NOTE}{step.value} re-sent (attempt {sends})",
                 ),
             ],
             "updated_at": now,
