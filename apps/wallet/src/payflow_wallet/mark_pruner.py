@@ -22,11 +22,16 @@ class MarkPruner:
         self._wallets = wallets
         self._operations = operations
         self._batch_size = batch_size
+        self._after_id: str | None = None
 
     async def prune_once(self) -> int:
         """Prune the recorded marks of one batch of wallets; return how many were dropped."""
         pruned = 0
-        for wallet in await self._wallets.with_marks(self._batch_size):
+        batch = await self._wallets.with_marks(self._batch_size, self._after_id)
+        # Page through every marked wallet in turn, so wallets whose marks cannot be pruned yet
+        # never starve the others; start over after the last page.
+        self._after_id = batch[-1].id if len(batch) == self._batch_size else None
+        for wallet in batch:
             recorded = await self._operations.find(list(wallet.marks))
             # A mark without its record is a decision still being recorded: it must stay.
             settled = [op for op in wallet.marks if op in recorded]

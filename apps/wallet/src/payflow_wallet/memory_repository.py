@@ -86,8 +86,9 @@ class InMemoryWalletRepository:
         )
         return True
 
-    async def with_marks(self, limit: int) -> list[Wallet]:
-        return [w for w in self._wallets.values() if w.marks][:limit]
+    async def with_marks(self, limit: int, after_id: str | None = None) -> list[Wallet]:
+        marked = sorted((w for w in self._wallets.values() if w.marks), key=lambda w: w.id)
+        return [w for w in marked if after_id is None or w.id > after_id][:limit]
 
 
 class InMemoryOperationLog:

@@ -185,8 +185,11 @@ class MongoWalletRepository:
         )
         return bool(result.matched_count == 1)
 
-    async def with_marks(self, limit: int) -> list[Wallet]:
-        documents = await WalletDocument.find({"marks_count": {"$gt": 0}}).limit(limit).to_list()
+    async def with_marks(self, limit: int, after_id: str | None = None) -> list[Wallet]:
+        query: dict[str, Any] = {"marks_count": {"$gt": 0}}
+        if after_id is not None:
+            query["_id"] = {"$gt": after_id}
+        documents = await WalletDocument.find(query).sort("_id").limit(limit).to_list()
         return [_to_wallet(d) for d in documents]
 
 

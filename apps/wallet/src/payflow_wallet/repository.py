@@ -47,8 +47,8 @@ class WalletRepository(Protocol):
     ) -> bool:
         """Drop these marks and bump the epoch, if the epoch is still `marks_epoch`."""
 
-    async def with_marks(self, limit: int) -> list[Wallet]:
-        """Some wallets that hold marks (for the pruner)."""
+    async def with_marks(self, limit: int, after_id: str | None = None) -> list[Wallet]:
+        """Wallets that hold marks, in id order after `after_id` (the pruner pages through)."""
 
 
 class OperationLog(Protocol):

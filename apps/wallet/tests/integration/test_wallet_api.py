@@ -144,4 +144,9 @@ async def test_concurrent_freezes_and_unfreezes_all_answer_with_a_real_status(
 async def test_the_service_is_ready_when_its_stores_answer(wallet_service: Any) -> None:
     response = await wallet_service.client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"mongo": "ok", "redis": "ok"}
+    assert response.json()["checks"] == {
+        "mongo": "ok",
+        "redis": "ok",
+        "wallet-commands": "ok",
+        "wallet-mark-pruner": "ok",
+    }

@@ -207,6 +207,9 @@ async def test_a_prune_drops_only_the_named_marks_and_moves_the_epoch(
         "wal_1", Guard(0, (OP,)), WalletChange(0, {OP: Verdict.INSUFFICIENT_FUNDS})
     )
     assert [w.id for w in await wallets.with_marks(10)] == ["wal_1"]
+    # The pruner pages in id order: a page after this wallet is empty, one before it holds it.
+    assert [w.id for w in await wallets.with_marks(10, after_id="wal_0")] == ["wal_1"]
+    assert await wallets.with_marks(10, after_id="wal_1") == []
     assert not await wallets.prune_marks("wal_1", wallet.marks_epoch + 1, ["seed"])
     assert await wallets.prune_marks("wal_1", wallet.marks_epoch, ["seed"])
     stored = await wallets.get("wal_1")
