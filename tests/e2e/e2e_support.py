@@ -24,6 +24,7 @@ E2E_ENV = {
     "PAYFLOW_STREAM_CLAIM_IDLE_MS": "2000",
     "PAYFLOW_STUCK_GRACE_S": "5",
     "PAYFLOW_WEBHOOK_RETRY_SCHEDULE": "1,2",
+    "PAYFLOW_IDEMPOTENCY_LOCK_S": "5",
     "PAYFLOW_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
     "PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
 }
@@ -85,7 +86,11 @@ async def wait_terminal(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        response = await customer.client.get(f"/v1/transfers/{transfer_id}")
+        try:
+            response = await customer.client.get(f"/v1/transfers/{transfer_id}")
+        except httpx.TransportError:  # a process of the stack is being restarted
+            await asyncio.sleep(0.2)
+            continue
         assert response.status_code == 200, response.text
         transfer: dict[str, Any] = response.json()
         if transfer["status"] in ("completed", "failed"):

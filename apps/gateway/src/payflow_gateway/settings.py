@@ -16,6 +16,10 @@ MIN_JWT_SECRET_BYTES = 32
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
 
+    idempotency_lock_s: float = Field(default=30.0, gt=0)
+    """How long a request holds its Idempotency-Key before a retry may take over (the first
+    request's process died); the orchestrator's unique key keeps the retry to one transfer."""
+
     jwt_secret: SecretStr = SecretStr("dev-jwt-secret-change-me-please-0123456789")
     jwt_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9._\-]{1,32}$")
     """The `kid` written into new tokens; name a new one whenever the secret changes."""

@@ -42,4 +42,7 @@ def serve(app_factory: str, name: str, settings: ServiceSettings) -> None:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # Longer than any client's idle keep-alive (httpx: 5 s), so a server never closes a
+        # connection at the moment a client reuses it ("Server disconnected").
+        timeout_keep_alive=75,
     )

@@ -25,8 +25,6 @@ IDEMPOTENT_REPLAYS = Counter(
 )
 
 KEY_TTL = timedelta(hours=24)
-# How long a first request may hold its key before a retry may take over (its process died).
-LOCK_FOR = timedelta(seconds=30)
 
 Work = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
@@ -34,6 +32,7 @@ Work = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 async def run_idempotently(
     request: Request, store: IdempotencyStore, user_id: str, body: Any, work: Work
 ) -> JSONResponse:
+    lock_for = timedelta(seconds=request.app.state.runtime.settings.idempotency_lock_s)
     try:
         key = check_key(request.headers.get("idempotency-key"))
     except KeyProblem as problem:
@@ -43,7 +42,7 @@ async def run_idempotently(
         rid,
         fingerprint(request.method, request.url.path, body),
         datetime.now(UTC),
-        LOCK_FOR,
+        lock_for,
         KEY_TTL,
     )
     if isinstance(claim, Mismatch):
