@@ -143,7 +143,7 @@ async def test_readiness_fails_when_a_watched_background_loop_has_stopped(
 
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
-        runtime.watch("stream-consumer", asyncio.create_task(short_lived_loop()))
+        runtime.start_loop("stream-consumer", short_lived_loop())
         yield
 
     settings = ServiceSettings(

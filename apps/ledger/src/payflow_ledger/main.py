@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -50,14 +49,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         runtime.components.update(
             accounts=accounts, journal=journal, postings=postings, command_handlers=handlers
         )
-        consumer_task = runtime.watch(
-            "ledger-commands", asyncio.create_task(consumer.run(), name="ledger-commands")
-        )
-        try:
-            yield
-        finally:
-            consumer.stop()
-            await asyncio.gather(consumer_task, return_exceptions=True)
+        runtime.start_loop("ledger-commands", consumer.run(runtime.stopping))
+        yield
 
     return create_service_app(
         service="ledger",

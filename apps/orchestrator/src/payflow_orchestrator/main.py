@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -47,22 +46,11 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         runtime.components.update(
             coordinator=coordinator, transfers=transfers, fault_rules=fault_rules
         )
-        stop = asyncio.Event()
-        consumer_task = runtime.watch(
-            "saga-replies", asyncio.create_task(replies.run(), name="saga-replies")
+        runtime.start_loop("saga-replies", replies.run(runtime.stopping))
+        runtime.start_loop(
+            "saga-sweeper", coordinator.run_sweeper(settings.sweeper_interval_s, runtime.stopping)
         )
-        sweeper_task = runtime.watch(
-            "saga-sweeper",
-            asyncio.create_task(
-                coordinator.run_sweeper(settings.sweeper_interval_s, stop), name="saga-sweeper"
-            ),
-        )
-        try:
-            yield
-        finally:
-            stop.set()
-            replies.stop()
-            await asyncio.gather(consumer_task, sweeper_task, return_exceptions=True)
+        yield
 
     return create_service_app(
         service="orchestrator",

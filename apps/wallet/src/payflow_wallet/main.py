@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -58,22 +57,11 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
             command_handlers=handlers,
             mark_pruner=pruner,
         )
-        stop = asyncio.Event()
-        consumer_task = runtime.watch(
-            "wallet-commands", asyncio.create_task(consumer.run(), name="wallet-commands")
+        runtime.start_loop("wallet-commands", consumer.run(runtime.stopping))
+        runtime.start_loop(
+            "wallet-mark-pruner", pruner.run(settings.mark_prune_interval_s, runtime.stopping)
         )
-        pruner_task = runtime.watch(
-            "wallet-mark-pruner",
-            asyncio.create_task(
-                pruner.run(settings.mark_prune_interval_s, stop), name="wallet-mark-pruner"
-            ),
-        )
-        try:
-            yield
-        finally:
-            stop.set()
-            consumer.stop()
-            await asyncio.gather(consumer_task, pruner_task, return_exceptions=True)
+        yield
 
     return create_service_app(
         service="wallet",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -53,14 +52,10 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             guard=guard,
             intake=intake,
         )
-        consumer_task = runtime.watch(
-            "transfer-events", asyncio.create_task(consumer.run(), name="transfer-events")
-        )
+        runtime.start_loop("transfer-events", consumer.run(runtime.stopping))
         try:
             yield
         finally:
-            consumer.stop()
-            await asyncio.gather(consumer_task, return_exceptions=True)
             await pool.aclose()
 
     return create_service_app(

@@ -108,8 +108,11 @@ class StreamConsumer:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def run(self) -> None:
-        """Consume until `stop()`; then let in-flight handlers finish (graceful shutdown)."""
+    async def run(self, until: asyncio.Event | None = None) -> None:
+        """Consume until `stop()` (or `until` is set); then let in-flight handlers finish."""
+        if until is not None:
+            stopper = asyncio.create_task(until.wait())
+            stopper.add_done_callback(lambda _: self.stop())
         reclaimer = asyncio.create_task(self._reclaim_loop(), name=f"reclaim:{self.config.stream}")
         group_ready = False
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,9 +46,20 @@ class ServiceRuntime:
     """Loops the process cannot work without (stream consumers, sweepers): readiness fails
     when one has stopped, so an orchestrator (or an operator) sees a crippled process."""
 
-    def watch(self, name: str, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the process shuts down; every background loop watches it."""
+
+    def start_loop(self, name: str, loop: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `loop` (which returns once `stopping` is set) for the process's lifetime; its
+        end before shutdown makes the process unready."""
+        task = asyncio.create_task(loop, name=name)
         self.background[name] = task
         return task
+
+    async def stop_loops(self, grace_s: float = 15.0) -> None:
+        self.stopping.set()
+        if self.background:
+            await asyncio.wait(list(self.background.values()), timeout=grace_s)
 
     @property
     def database(self) -> Any:
@@ -118,7 +129,11 @@ def create_service_app(
             if compose is not None:
                 async with compose(runtime):
                     logger.info("%s ready", service, extra={"env": settings.env.value})
-                    yield
+                    try:
+                        yield
+                    finally:
+                        # Loops stop first, while what they use (pools, clients) is still open.
+                        await runtime.stop_loops()
             else:
                 logger.info("%s ready", service, extra={"env": settings.env.value})
                 yield
