@@ -50,25 +50,27 @@ class LedgerCommandHandlers:
 
     async def post_transfer(self, envelope: Envelope) -> None:
         command = envelope.open(PostTransfer)
-        action = self._honoured(command.fault, command.operation_id)
-        if action is None:
-            return
-        record = await self._postings.post(
-            PostingRequest(
-                saga_id=command.saga_id,
-                step=command.step,
-                kind=TransactionKind.TRANSFER,
-                amount=command.amount,
-                currency=command.currency,
-                source=command.source_wallet_id,
-                destination=command.destination_wallet_id,
-                fault_reject=action is FaultAction.REJECT,
-            )
+        await self._post(
+            envelope,
+            command,
+            TransactionKind.TRANSFER,
+            source=command.source_wallet_id,
+            destination=command.destination_wallet_id,
         )
-        await self._reply(envelope, record)
 
     async def post_top_up(self, envelope: Envelope) -> None:
         command = envelope.open(PostTopUp)
+        await self._post(envelope, command, TransactionKind.TOP_UP, destination=command.wallet_id)
+
+    async def _post(
+        self,
+        envelope: Envelope,
+        command: PostTransfer | PostTopUp,
+        kind: TransactionKind,
+        *,
+        destination: str,
+        source: str | None = None,
+    ) -> None:
         action = self._honoured(command.fault, command.operation_id)
         if action is None:
             return
@@ -76,10 +78,11 @@ class LedgerCommandHandlers:
             PostingRequest(
                 saga_id=command.saga_id,
                 step=command.step,
-                kind=TransactionKind.TOP_UP,
+                kind=kind,
                 amount=command.amount,
                 currency=command.currency,
-                destination=command.wallet_id,
+                destination=destination,
+                source=source,
                 fault_reject=action is FaultAction.REJECT,
             )
         )
