@@ -133,21 +133,15 @@ class MongoTransferRepository:
     async def compare_and_set(
         self, transfer: Transfer, expected_version: int, added_events: Sequence[EventKey] = ()
     ) -> bool:
-        # A whole-document replace guarded by the version: nx-27017 turns datetimes written with
-        # `$set` into strings, and a replace is one atomic single-document write on every store.
-        current = await self._collection.find_one({"_id": transfer.id}, {"events": 1})
-        if current is None:
-            return False
-        document = _to_document(transfer)
-        # Event flags flip to "published" outside the version check; keep what is stored and
-        # add only what this transition owes. (A flag flipped between this read and the replace
-        # is written back as pending: the event is then published twice, with the same id.)
-        events = dict(current.get("events") or {})
+        fields = _to_document(transfer)
+        fields.pop("_id")
+        events = fields.pop("events")
+        # Event flags flip to "published" outside the version check, so a transition sets only
+        # the flags it adds and never resets one published meanwhile.
         for key in added_events:
-            events[key] = transfer.events[key]
-        document["events"] = events
-        result = await self._collection.replace_one(
-            {"_id": transfer.id, "version": expected_version}, document
+            fields[f"events.{key}"] = events[key]
+        result = await self._collection.update_one(
+            {"_id": transfer.id, "version": expected_version}, {"$set": fields}
         )
         return bool(result.modified_count == 1)
 

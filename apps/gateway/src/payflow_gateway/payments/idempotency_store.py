@@ -104,14 +104,13 @@ class MongoIdempotencyStore:
             if decided is not None:
                 return decided
             # The first request's lock lapsed (its process died): take over, once.
-            # A whole-document replace, not `$set`: nx-27017 stores a `$set` datetime as a string.
-            taken = await self._collection.replace_one(
+            taken = await self._collection.update_one(
                 {
                     "_id": record_id,
                     "state": "in_progress",
                     "locked_until": existing["locked_until"],
                 },
-                {**existing, "locked_until": now + lock_for, "token": token},
+                {"$set": {"locked_until": now + lock_for, "token": token}},
             )
             if taken.modified_count == 1:
                 return Claimed(token)
