@@ -107,11 +107,10 @@ async def test_ttl_index_removes_expired_documents(mongo_db: Any, stores: Any) -
     assert await records.count_documents({"_id": "new"}) == 1
 
 
-async def test_sort_and_limit_give_stable_cursor_pages(mongo_db: Any) -> None:
+async def test_sort_and_limit_give_stable_cursor_pages(mongo_db: Any, now: datetime) -> None:
     transfers = mongo_db["transfers"]
-    base = datetime(2026, 1, 1, tzinfo=UTC)
     await transfers.insert_many(
-        [{"_id": f"tr_{i:02d}", "created_at": base + timedelta(seconds=i // 2)} for i in range(10)]
+        [{"_id": f"tr_{i:02d}", "created_at": now + timedelta(seconds=i // 2)} for i in range(10)]
     )
     seen: list[str] = []
     query: dict[str, Any] = {}
@@ -258,9 +257,10 @@ async def test_set_of_a_datetime_keeps_it_a_datetime(mongo_db: Any) -> None:
     assert await records.count_documents({"later": {"$gt": now}}) == 1
 
 
-async def test_datetimes_compare_to_the_millisecond(mongo_db: Any) -> None:
+async def test_datetimes_compare_to_the_millisecond(mongo_db: Any, now: datetime) -> None:
     records = mongo_db["records"]
-    base = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    # A whole second, so a store that compared by the second would see base and base + 5 ms equal.
+    base = now.replace(microsecond=0)
     await records.insert_one({"_id": "r", "at": base + timedelta(milliseconds=5)})
     assert await records.count_documents({"at": {"$gt": base}}) == 1
     assert await records.count_documents({"at": {"$lt": base + timedelta(milliseconds=6)}}) == 1

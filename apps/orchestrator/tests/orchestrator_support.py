@@ -1,22 +1,25 @@
-"""Builders shared by the orchestrator's tests."""
+"""Builders shared by the orchestrator's tests.
+
+No calendar date here: the repository contract writes to a real store and takes its times from the
+suite's `now` fixture; the pure unit tests pin their own instant.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from payflow_orchestrator.domain.saga_machine import SagaKind
 from payflow_orchestrator.domain.transfer import TimingPolicy, Transfer, open_transfer
 
-T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 POLICY = TimingPolicy(step_timeout=timedelta(seconds=5), forward_max_sends=3)
 
 
 def a_transfer(
     transfer_id: str = "tr_1",
     *,
+    at: datetime,
     key: str = "key-1",
     initiator: str = "usr_a",
-    at: datetime = T0,
     kind: SagaKind = SagaKind.TRANSFER,
     source: str | None = "wal_a",
     destination: str = "wal_b",

@@ -8,15 +8,16 @@ import pytest
 
 from payflow_devstack.embedded_mongo import needs_python_path
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
+# Any datetime will do: these tests only classify update documents and touch no store.
+ANY_DATETIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     "update",
     [
-        {"$set": {"updated_at": NOW}},
-        {"$set": {"history": [{"at": NOW}]}},
-        {"$setOnInsert": {"created_at": NOW}, "$inc": {"n": 1}},
+        {"$set": {"updated_at": ANY_DATETIME}},
+        {"$set": {"history": [{"at": ANY_DATETIME}]}},
+        {"$setOnInsert": {"created_at": ANY_DATETIME}, "$inc": {"n": 1}},
         {"$push": {"history": {"state": "a"}}},
         {"$push": {"history": {"$each": [{"state": "a"}]}}},
         {"$addToSet": {"tags": {"k": 1}}},

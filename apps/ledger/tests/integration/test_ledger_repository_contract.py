@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,8 +24,6 @@ from payflow_ledger.mongo_repository import (
 from payflow_ledger.repository import AccountStore, Journal, position_of
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=["mongo", "memory"])
@@ -47,9 +45,7 @@ def journal(ports: tuple[AccountStore, Journal]) -> Journal:
     return ports[1]
 
 
-def posted(
-    saga: str, source: str, destination: str, amount: int, at: datetime = T0
-) -> LedgerRecord:
+def posted(saga: str, source: str, destination: str, amount: int, at: datetime) -> LedgerRecord:
     return LedgerRecord(
         f"{saga}:post_transfer",
         saga,
@@ -60,55 +56,63 @@ def posted(
     )
 
 
-def refused(saga: str, verdict: LedgerVerdict = LedgerVerdict.CANCELLED) -> LedgerRecord:
-    return LedgerRecord(f"{saga}:post_transfer", saga, SagaStep.POST_TRANSFER, verdict, T0)
+def refused(
+    saga: str, at: datetime, verdict: LedgerVerdict = LedgerVerdict.CANCELLED
+) -> LedgerRecord:
+    return LedgerRecord(f"{saga}:post_transfer", saga, SagaStep.POST_TRANSFER, verdict, at)
 
 
 async def test_an_account_is_opened_once_in_the_currency_of_whoever_came_first(
-    accounts: AccountStore,
+    accounts: AccountStore, now: datetime
 ) -> None:
-    first = Account("wal_a", "USD", T0)
+    first = Account("wal_a", "USD", now)
     assert await accounts.open(first) == first
-    assert await accounts.open(Account("wal_a", "EUR", T0 + timedelta(seconds=1))) == first
+    assert await accounts.open(Account("wal_a", "EUR", now + timedelta(seconds=1))) == first
     assert await accounts.get("wal_a") == first
     assert await accounts.get("wal_nope") is None
     opened = await asyncio.gather(
-        *(accounts.open(Account("wal_b", c, T0)) for c in ["USD", "EUR"] * 10)
+        *(accounts.open(Account("wal_b", c, now)) for c in ["USD", "EUR"] * 10)
     )
     assert len({a.currency for a in opened}) == 1
     assert sorted([a.id async for a in accounts.all()]) == ["wal_a", "wal_b"]
 
 
-async def test_a_decision_is_stored_once_and_read_back_unchanged(journal: Journal) -> None:
-    record = posted("tr_1", "wal_a", "wal_b", 100)
+async def test_a_decision_is_stored_once_and_read_back_unchanged(
+    journal: Journal, now: datetime
+) -> None:
+    record = posted("tr_1", "wal_a", "wal_b", 100, now)
     assert await journal.record(record) == record
     stored = await journal.get("tr_1:post_transfer")
     assert stored == record and stored is not None
-    assert stored.transaction == record.transaction and stored.recorded_at == T0
-    tombstone = refused("tr_2")
+    assert stored.transaction == record.transaction and stored.recorded_at == now
+    tombstone = refused("tr_2", now)
     assert await journal.record(tombstone) == tombstone
     assert await journal.get("tr_2:post_transfer") == tombstone
     assert await journal.get("tr_nope:post_transfer") is None
 
 
-async def test_concurrent_decisions_of_one_step_agree_on_the_first(journal: Journal) -> None:
-    candidates = [posted("tr_1", "wal_a", "wal_b", 100), refused("tr_1")] * 10
+async def test_concurrent_decisions_of_one_step_agree_on_the_first(
+    journal: Journal, now: datetime
+) -> None:
+    candidates = [posted("tr_1", "wal_a", "wal_b", 100, now), refused("tr_1", now)] * 10
     stored = await asyncio.gather(*(journal.record(c) for c in candidates))
     assert len({s.verdict for s in stored}) == 1
     assert await journal.get("tr_1:post_transfer") == stored[0]
 
 
-async def test_transactions_are_listed_per_account_and_in_full(journal: Journal) -> None:
-    await journal.record(posted("tr_1", "wal_a", "wal_b", 100))
-    await journal.record(posted("tr_2", "wal_b", "wal_c", 40))
-    await journal.record(refused("tr_3"))
+async def test_transactions_are_listed_per_account_and_in_full(
+    journal: Journal, now: datetime
+) -> None:
+    await journal.record(posted("tr_1", "wal_a", "wal_b", 100, now))
+    await journal.record(posted("tr_2", "wal_b", "wal_c", 40, now))
+    await journal.record(refused("tr_3", now))
     await journal.record(
         LedgerRecord(
             "tr_4:post_top_up",
             "tr_4",
             SagaStep.POST_TOP_UP,
             LedgerVerdict.POSTED,
-            T0,
+            now,
             top_up_transaction("jtx_tr_4", "wal_a", 7, "USD"),
         )
     )
@@ -122,13 +126,15 @@ async def test_transactions_are_listed_per_account_and_in_full(journal: Journal)
     assert [t.id async for t in journal.transactions("wal_nope")] == []
 
 
-async def test_an_account_statement_pages_newest_first_without_gaps(journal: Journal) -> None:
+async def test_an_account_statement_pages_newest_first_without_gaps(
+    journal: Journal, now: datetime
+) -> None:
     # Several transactions share a millisecond: the transaction id breaks the tie.
     for i in range(7):
         await journal.record(
-            posted(f"tr_{i}", "wal_a", f"wal_{i}", 10 + i, T0 + timedelta(milliseconds=i // 3))
+            posted(f"tr_{i}", "wal_a", f"wal_{i}", 10 + i, now + timedelta(milliseconds=i // 3))
         )
-    await journal.record(refused("tr_x"))
+    await journal.record(refused("tr_x", now))
     seen: list[str] = []
     before: PagePosition | None = None
     while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +33,6 @@ from payflow_wallet.repository import DuplicateWallet, OperationLog, WalletRepos
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OP = "tr_1:debit_source"
 ACTIVE = frozenset({WalletStatus.ACTIVE})
 
@@ -59,12 +58,14 @@ def operations(ports: tuple[WalletRepository, OperationLog]) -> OperationLog:
     return ports[1]
 
 
-def a_wallet(wallet_id: str = "wal_1", owner: str = "usr_1", at: datetime = T0) -> Wallet:
+def a_wallet(at: datetime, wallet_id: str = "wal_1", owner: str = "usr_1") -> Wallet:
     return open_wallet(wallet_id, owner, "USD", at)
 
 
-async def funded(wallets: WalletRepository, balance: int, wallet_id: str = "wal_1") -> Wallet:
-    await wallets.add(a_wallet(wallet_id))
+async def funded(
+    wallets: WalletRepository, balance: int, at: datetime, wallet_id: str = "wal_1"
+) -> Wallet:
+    await wallets.add(a_wallet(at, wallet_id))
     assert await wallets.apply(
         wallet_id, Guard(0, ("seed",)), WalletChange(balance, {"seed": Verdict.CREDITED})
     )
@@ -74,7 +75,7 @@ async def funded(wallets: WalletRepository, balance: int, wallet_id: str = "wal_
 
 
 def a_record(
-    op: str = OP, verdict: Verdict = Verdict.DEBITED, reason: str | None = None
+    at: datetime, op: str = OP, verdict: Verdict = Verdict.DEBITED, reason: str | None = None
 ) -> OperationRecord:
     from payflow_wallet.domain.operations import outcome_for
 
@@ -89,30 +90,34 @@ def a_record(
         verdict=verdict,
         outcome=outcome_for(OperationKind.DEBIT, verdict),
         reason=reason,
-        recorded_at=T0,
+        recorded_at=at,
     )
 
 
-async def test_a_wallet_is_stored_and_read_back_unchanged(wallets: WalletRepository) -> None:
-    wallet = a_wallet()
+async def test_a_wallet_is_stored_and_read_back_unchanged(
+    wallets: WalletRepository, now: datetime
+) -> None:
+    wallet = a_wallet(now)
     await wallets.add(wallet)
     assert await wallets.get("wal_1") == wallet
     assert await wallets.get("wal_nope") is None
 
 
-async def test_a_wallet_id_is_taken_once(wallets: WalletRepository) -> None:
-    await wallets.add(a_wallet())
+async def test_a_wallet_id_is_taken_once(wallets: WalletRepository, now: datetime) -> None:
+    await wallets.add(a_wallet(now))
     with pytest.raises(DuplicateWallet):
-        await wallets.add(a_wallet())
+        await wallets.add(a_wallet(now))
 
 
 async def test_pages_follow_creation_order_then_id_without_gaps_or_repeats(
-    wallets: WalletRepository,
+    wallets: WalletRepository, now: datetime
 ) -> None:
     # Several wallets share a creation instant: the id breaks the tie.
     for i in range(7):
         await wallets.add(
-            a_wallet(f"wal_{i}", "usr_a" if i % 2 else "usr_b", T0 + timedelta(milliseconds=i // 3))
+            a_wallet(
+                now + timedelta(milliseconds=i // 3), f"wal_{i}", "usr_a" if i % 2 else "usr_b"
+            )
         )
     seen: list[str] = []
     after: PagePosition | None = None
@@ -128,9 +133,9 @@ async def test_pages_follow_creation_order_then_id_without_gaps_or_repeats(
 
 
 async def test_a_guarded_change_applies_balance_and_marks_in_one_write(
-    wallets: WalletRepository,
+    wallets: WalletRepository, now: datetime
 ) -> None:
-    wallet = await funded(wallets, 100)
+    wallet = await funded(wallets, 100, now)
     change = WalletChange(-30, {OP: Verdict.DEBITED})
     guard = Guard(wallet.marks_epoch, (OP,), ACTIVE, balance_at_least=30)
     assert await wallets.apply("wal_1", guard, change)
@@ -157,9 +162,9 @@ async def test_a_guarded_change_applies_balance_and_marks_in_one_write(
     ],
 )
 async def test_a_change_whose_guard_fails_writes_nothing(
-    wallets: WalletRepository, guard: Guard
+    wallets: WalletRepository, guard: Guard, now: datetime
 ) -> None:
-    before = await funded(wallets, 100)
+    before = await funded(wallets, 100, now)
     assert not await wallets.apply("wal_1", guard, WalletChange(-1, {"tr_2:x": Verdict.DEBITED}))
     assert await wallets.get("wal_1") == before
     assert not await wallets.apply(
@@ -168,9 +173,9 @@ async def test_a_change_whose_guard_fails_writes_nothing(
 
 
 async def test_fifty_concurrent_guarded_debits_never_take_the_balance_below_zero(
-    wallets: WalletRepository,
+    wallets: WalletRepository, now: datetime
 ) -> None:
-    await funded(wallets, 250)
+    await funded(wallets, 250, now)
 
     async def debit(i: int) -> bool:
         op = f"tr_{i}:debit_source"
@@ -188,9 +193,9 @@ async def test_fifty_concurrent_guarded_debits_never_take_the_balance_below_zero
 
 
 async def test_operation_ids_with_dots_and_dollars_are_safe_mark_keys(
-    wallets: WalletRepository,
+    wallets: WalletRepository, now: datetime
 ) -> None:
-    wallet = await funded(wallets, 10)
+    wallet = await funded(wallets, 10, now)
     odd = "tr_$weird.saga%:debit_source"
     assert operation_of(mark_key(odd)) == odd and "." not in mark_key(odd)
     assert await wallets.apply(
@@ -200,9 +205,9 @@ async def test_operation_ids_with_dots_and_dollars_are_safe_mark_keys(
 
 
 async def test_a_prune_drops_only_the_named_marks_and_moves_the_epoch(
-    wallets: WalletRepository,
+    wallets: WalletRepository, now: datetime
 ) -> None:
-    wallet = await funded(wallets, 10)
+    wallet = await funded(wallets, 10, now)
     assert await wallets.apply(
         "wal_1", Guard(0, (OP,)), WalletChange(0, {OP: Verdict.INSUFFICIENT_FUNDS})
     )
@@ -228,43 +233,46 @@ async def test_a_prune_drops_only_the_named_marks_and_moves_the_epoch(
 
 
 async def test_a_status_change_is_guarded_by_the_status_it_expects(
-    wallets: WalletRepository,
+    wallets: WalletRepository, now: datetime
 ) -> None:
-    await wallets.add(a_wallet())
+    # Opened a minute ago: the status change stamps the write with the store's clock, later.
+    opened = now - timedelta(minutes=1)
+    await wallets.add(a_wallet(opened))
     assert await wallets.set_status("wal_1", WalletStatus.FROZEN, ACTIVE)
     assert not await wallets.set_status("wal_1", WalletStatus.FROZEN, ACTIVE)
     stored = await wallets.get("wal_1")
     assert stored is not None
     assert stored.status is WalletStatus.FROZEN and stored.version == 1
-    assert stored.updated_at.tzinfo is not None and stored.updated_at > T0
+    assert stored.updated_at.tzinfo is not None and stored.updated_at > opened
     assert not await wallets.set_status("wal_nope", WalletStatus.FROZEN, ACTIVE)
 
 
 async def test_the_first_record_of_an_operation_wins_and_is_read_back(
-    operations: OperationLog,
+    operations: OperationLog, now: datetime
 ) -> None:
-    first = a_record(verdict=Verdict.DEBITED)
+    first = a_record(now, verdict=Verdict.DEBITED)
     assert await operations.record(first) == first
     assert (
-        await operations.record(a_record(verdict=Verdict.INSUFFICIENT_FUNDS, reason="x")) == first
+        await operations.record(a_record(now, verdict=Verdict.INSUFFICIENT_FUNDS, reason="x"))
+        == first
     )
     found = await operations.find([OP, "tr_2:debit_source"])
     assert found == {OP: first}
-    assert found[OP].recorded_at == T0
+    assert found[OP].recorded_at == now
     assert await operations.find([]) == {}
 
 
 async def test_twenty_concurrent_records_of_one_operation_agree_on_one(
-    operations: OperationLog,
+    operations: OperationLog, now: datetime
 ) -> None:
     verdicts = [Verdict.DEBITED, Verdict.INSUFFICIENT_FUNDS] * 10
-    stored = await asyncio.gather(*(operations.record(a_record(verdict=v)) for v in verdicts))
+    stored = await asyncio.gather(*(operations.record(a_record(now, verdict=v)) for v in verdicts))
     assert len({s.verdict for s in stored}) == 1
 
 
 async def test_a_wallet_read_back_is_equal_after_a_round_trip_through_replace(
-    wallets: WalletRepository,
+    wallets: WalletRepository, now: datetime
 ) -> None:
-    wallet = replace(a_wallet(), status=WalletStatus.CLOSED, balance=0)
+    wallet = replace(a_wallet(now), status=WalletStatus.CLOSED, balance=0)
     await wallets.add(wallet)
     assert await wallets.get(wallet.id) == wallet

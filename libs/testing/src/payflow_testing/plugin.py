@@ -1,18 +1,21 @@
 """pytest plugin loaded for the whole suite: one set of real stores per test session.
 
 Fixtures: `stores` (the endpoints), `mongo_client` / `mongo_db` (a fresh database per test),
-`redis_client` (decode_responses=False), `unique` (a short random token for names).
+`redis_client` (decode_responses=False), `unique` (a short random token for names), `now` (the
+real clock at the start of the test, in UTC, to the millisecond: see `payflow_testing.clock`).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from payflow_testing.clock import utc_now_ms
 from payflow_testing.stores import StoreEndpoints, provide_stores
 
 
@@ -26,6 +29,12 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreEndpoints]
 @pytest.fixture
 def unique() -> str:
     return secrets.token_hex(4)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The real clock, read once per test: never a pinned date next to a TTL or a token expiry."""
+    return utc_now_ms()
 
 
 @pytest.fixture
