@@ -22,11 +22,11 @@ from payflow_service import InternalCaller, ProblemError
 router = APIRouter(prefix="/internal")
 
 
-def _accounts(request: Request) -> AccountStore:
+async def _accounts(request: Request) -> AccountStore:
     return request.app.state.runtime.components["accounts"]  # type: ignore[no-any-return]
 
 
-def _journal(request: Request) -> Journal:
+async def _journal(request: Request) -> Journal:
     return request.app.state.runtime.components["journal"]  # type: ignore[no-any-return]
 
 

@@ -26,19 +26,19 @@ def _component(request: Request, name: str) -> Any:
     return request.app.state.runtime.components[name]
 
 
-def coordinator(request: Request) -> TransferCoordinator:
+async def coordinator(request: Request) -> TransferCoordinator:
     return _component(request, "coordinator")  # type: ignore[no-any-return]
 
 
-def transfers(request: Request) -> TransferRepository:
+async def transfers(request: Request) -> TransferRepository:
     return _component(request, "transfers")  # type: ignore[no-any-return]
 
 
-def fault_rules(request: Request) -> FaultRuleStore:
+async def fault_rules(request: Request) -> FaultRuleStore:
     return _component(request, "fault_rules")  # type: ignore[no-any-return]
 
 
-def settings(request: Request) -> OrchestratorSettings:
+async def settings(request: Request) -> OrchestratorSettings:
     return request.app.state.runtime.settings  # type: ignore[no-any-return]
 
 

@@ -25,11 +25,11 @@ from payflow_wallet.settings import WalletSettings
 router = APIRouter(prefix="/internal/wallets")
 
 
-def _wallets(request: Request) -> WalletRepository:
+async def _wallets(request: Request) -> WalletRepository:
     return request.app.state.runtime.components["wallets"]  # type: ignore[no-any-return]
 
 
-def _settings(request: Request) -> WalletSettings:
+async def _settings(request: Request) -> WalletSettings:
     return request.app.state.runtime.settings  # type: ignore[no-any-return]
 
 

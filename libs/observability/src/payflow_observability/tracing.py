@@ -2,8 +2,10 @@
 
 Export happens only when an exporter endpoint is configured (`OTEL_EXPORTER_OTLP_ENDPOINT` or
 `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), or when `PAYFLOW_TRACE_FILE` names a JSON-lines file (used by
-the end-to-end tests to collect spans from every process). Without either, spans are still
-created, so trace ids exist for responses and logs, but nothing leaves the process.
+the end-to-end tests to collect spans from every process). With an exporter, traces are sampled
+parent-based by `PAYFLOW_TRACE_SAMPLE_RATIO` (default 1.0: every payment reaches Jaeger). Without
+one, nothing is recorded: trace ids are still made and propagated (responses, logs, the transfer's
+`trace_id`), but no span is built only to be dropped, and the store clients are not instrumented.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +86,12 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple | list) else str(value)
 
 
-def configure_tracing(service: str, version: str = "0.1.0") -> TracerProvider:
-    """Install the process's TracerProvider and instrument httpx, pymongo and redis."""
+def configure_tracing(
+    service: str, version: str = "0.1.0", *, edge: bool = False
+) -> TracerProvider:
+    """Install the process's TracerProvider and instrument httpx, pymongo and redis. An `edge`
+    process (the gateway) decides sampling itself for requests from outside: a client's
+    `traceparent` saying "not sampled" cannot hide its payments from the operators."""
     global _provider
     if _provider is not None:
         return _provider
@@ -95,18 +102,39 @@ def configure_tracing(service: str, version: str = "0.1.0") -> TracerProvider:
             "service.namespace": "payflow",
         }
     )
-    provider = TracerProvider(resource=resource)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
-        provider.add_span_processor(BatchSpanProcessor(_otlp_exporter()))
+    otlp = bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
     trace_file = os.environ.get("PAYFLOW_TRACE_FILE")
+    exporting = otlp or bool(trace_file)
+    provider = TracerProvider(resource=resource, sampler=_sampler(exporting, edge))
+    if otlp:
+        provider.add_span_processor(BatchSpanProcessor(_otlp_exporter()))
     if trace_file:
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(trace_file)))
     trace.set_tracer_provider(provider)
     _provider = provider
-    _instrument_clients()
+    _instrument_clients(exporting)
     return provider
+
+
+def sample_ratio() -> float:
+    """`PAYFLOW_TRACE_SAMPLE_RATIO` in [0, 1]; 1.0 when unset or unreadable."""
+    try:
+        return min(1.0, max(0.0, float(os.environ.get("PAYFLOW_TRACE_SAMPLE_RATIO", "1.0"))))
+    except ValueError:
+        return 1.0
+
+
+def _sampler(exporting: bool, edge: bool = False) -> Sampler:
+    # Parent-based: a payment is traced in every process or in none, as the gateway decided.
+    if not exporting:
+        return ALWAYS_OFF
+    ratio = TraceIdRatioBased(sample_ratio())
+    if edge:
+        return ParentBased(ratio, remote_parent_not_sampled=ratio)
+    return ParentBased(ratio)
 
 
 def _otlp_exporter() -> SpanExporter:
@@ -127,12 +155,18 @@ def _otlp_exporter() -> SpanExporter:
     return exporter
 
 
-def _instrument_clients() -> None:
+def _instrument_clients(exporting: bool) -> None:
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    for instrumentor in (HTTPXClientInstrumentor(), PymongoInstrumentor(), RedisInstrumentor()):
+    # httpx always: it carries `traceparent` to the next service, so one payment keeps one
+    # trace id even when nothing is recorded. Store commands are leaves: only worth a span
+    # when spans are kept.
+    instrumentors: list[Any] = [HTTPXClientInstrumentor()]
+    if exporting:
+        instrumentors += [PymongoInstrumentor(), RedisInstrumentor()]
+    for instrumentor in instrumentors:
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
 

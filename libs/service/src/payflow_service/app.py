@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from payflow_observability import configure_logging, configure_tracing, shutdown_tracing
+from payflow_observability.store_metrics import StoreCommandCounter, as_upkeep
 from payflow_service.internal_auth import INTERNAL_TOKEN_HEADER
 from payflow_service.middleware import RequestContextMiddleware
 from payflow_service.problems import install_problem_handlers
@@ -49,10 +50,13 @@ class ServiceRuntime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the process shuts down; every background loop watches it."""
 
-    def start_loop(self, name: str, loop: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def start_loop(
+        self, name: str, loop: Coroutine[Any, Any, Any], *, upkeep: bool = False
+    ) -> asyncio.Task[Any]:
         """Run `loop` (which returns once `stopping` is set) for the process's lifetime; its
-        end before shutdown makes the process unready."""
-        task = asyncio.create_task(loop, name=name)
+        end before shutdown makes the process unready. An `upkeep` loop (sweeper, pruner) has
+        its store commands counted apart from the work of payments."""
+        task = asyncio.create_task(as_upkeep(loop) if upkeep else loop, name=name)
         self.background[name] = task
         return task
 
@@ -77,9 +81,14 @@ class ServiceRuntime:
 Compose = Callable[[ServiceRuntime], AbstractAsyncContextManager[None]]
 
 
-def mongo_client(url: str) -> AsyncMongoClient[dict[str, Any]]:
+def mongo_client(url: str, service: str = "") -> AsyncMongoClient[dict[str, Any]]:
+    listeners = [StoreCommandCounter(service)] if service else []
     return AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=5000,
+        event_listeners=listeners,
     )
 
 
@@ -113,8 +122,8 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service, settings.log_level)
-        configure_tracing(service)
-        mongo = mongo_client(settings.mongo_url)
+        configure_tracing(service, edge=public)
+        mongo = mongo_client(settings.mongo_url, service)
         redis = redis_client(settings.redis_url)
         http = httpx.AsyncClient(timeout=10.0)
         runtime = ServiceRuntime(
@@ -184,5 +193,7 @@ def create_service_app(
         app, endpoint="/metrics", include_in_schema=False
     )
     app.add_middleware(RequestContextMiddleware)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app

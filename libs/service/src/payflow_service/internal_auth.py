@@ -12,7 +12,7 @@ from payflow_service.problems import ProblemError
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"  # noqa: S105 - a header name, not a secret
 
 
-def require_internal_token(request: Request) -> None:
+async def require_internal_token(request: Request) -> None:
     expected: str = request.app.state.runtime.settings.internal_token.get_secret_value()
     given = request.headers.get(INTERNAL_TOKEN_HEADER, "")
     if not hmac.compare_digest(given.encode(), expected.encode()):

@@ -24,6 +24,6 @@ class AuthComponents:
     api_keys: ApiKeys
 
 
-def auth_components(request: Request) -> AuthComponents:
+async def auth_components(request: Request) -> AuthComponents:
     components: AuthComponents = request.app.state.runtime.components[COMPONENT_KEY]
     return components

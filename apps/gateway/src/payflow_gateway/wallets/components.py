@@ -18,6 +18,6 @@ class WalletComponents:
     ledger: LedgerReader
 
 
-def wallet_components(request: Request) -> WalletComponents:
+async def wallet_components(request: Request) -> WalletComponents:
     components: WalletComponents = request.app.state.runtime.components[COMPONENT_KEY]
     return components

@@ -35,7 +35,7 @@ class WebhookEndpointUpdate(BaseModel):
     status: Literal["enabled", "disabled"] | None = None
 
 
-def webhooks_client(request: Request) -> httpx.AsyncClient:
+async def webhooks_client(request: Request) -> httpx.AsyncClient:
     return request.app.state.runtime.components[COMPONENT_KEY]  # type: ignore[no-any-return]
 
 

@@ -19,27 +19,27 @@ def _component(request: Request, name: str) -> Any:
     return request.app.state.runtime.components[name]
 
 
-def _endpoints(request: Request) -> EndpointStore:
+async def _endpoints(request: Request) -> EndpointStore:
     return _component(request, "endpoints")  # type: ignore[no-any-return]
 
 
-def _events(request: Request) -> EventStore:
+async def _events(request: Request) -> EventStore:
     return _component(request, "events")  # type: ignore[no-any-return]
 
 
-def _deliveries(request: Request) -> DeliveryStore:
+async def _deliveries(request: Request) -> DeliveryStore:
     return _component(request, "deliveries")  # type: ignore[no-any-return]
 
 
-def _queue(request: Request) -> DeliveryQueue:
+async def _queue(request: Request) -> DeliveryQueue:
     return _component(request, "queue")  # type: ignore[no-any-return]
 
 
-def _guard(request: Request) -> UrlGuard:
+async def _guard(request: Request) -> UrlGuard:
     return _component(request, "guard")  # type: ignore[no-any-return]
 
 
-def _settings(request: Request) -> WebhooksSettings:
+async def _settings(request: Request) -> WebhooksSettings:
     return request.app.state.runtime.settings  # type: ignore[no-any-return]
 
 
