@@ -17,11 +17,15 @@ pytestmark = pytest.mark.e2e
 
 
 async def storm(
-    people: list[Customer], count: int, seed: int, concurrency: int = 25
+    people: list[Customer],
+    count: int,
+    seed: int,
+    concurrency: int = 25,
+    until: asyncio.Event | None = None,
 ) -> list[tuple[Customer, str]]:
-    """`count` transfers between random pairs, `concurrency` in flight at a time."""
+    """`count` transfers between random pairs, `concurrency` in flight at a time; with `until`,
+    more keep coming until it is set, so traffic lasts however fast the machine is."""
     rng = random.Random(seed)
-    plan = [(*rng.sample(people, 2), rng.randint(1, 400)) for _ in range(count)]
     gate = asyncio.Semaphore(concurrency)
 
     async def one(source: Customer, destination: Customer, amount: int) -> tuple[Customer, str]:
@@ -42,7 +46,16 @@ async def storm(
         assert response.status_code == 202, response.text
         return source, str(response.json()["id"])
 
-    return list(await asyncio.gather(*(one(*step) for step in plan)))
+    def planned() -> Any:
+        return one(*rng.sample(people, 2), rng.randint(1, 400))
+
+    tasks = [asyncio.create_task(planned()) for _ in range(count)]
+    while until is not None and not until.is_set():
+        async with gate:  # one more as soon as a slot frees up
+            pass
+        tasks.append(asyncio.create_task(planned()))
+        await asyncio.sleep(0.01)
+    return list(await asyncio.gather(*tasks))
 
 
 async def settle(started: list[tuple[Customer, str]], timeout: float = 120) -> list[dict[str, Any]]:
@@ -76,7 +89,8 @@ async def test_killing_the_wallet_then_the_orchestrator_mid_saga_loses_nothing(
     customers: Any, admin: httpx.AsyncClient, stack: ServiceStack
 ) -> None:
     people = await funded(customers, 8, 3_000)
-    traffic = asyncio.create_task(storm(people, 100, seed=2, concurrency=10))
+    stop = asyncio.Event()
+    traffic = asyncio.create_task(storm(people, 100, seed=2, concurrency=10, until=stop))
     await asyncio.sleep(1.0)
     assert not traffic.done(), "the crash must land in the middle of the traffic"
     stack.kill("wallet")  # SIGKILL: in-flight commands stay pending in the stream
@@ -87,6 +101,8 @@ async def test_killing_the_wallet_then_the_orchestrator_mid_saga_loses_nothing(
     stack.kill("orchestrator")  # SIGKILL mid-saga: replies wait in the stream meanwhile
     await asyncio.sleep(1.0)
     await asyncio.to_thread(stack.restart, "orchestrator")
+    await asyncio.sleep(0.5)
+    stop.set()
     started = await traffic
     transfers = await settle(started, timeout=180)
     assert {t["status"] for t in transfers} <= {"completed", "failed"}

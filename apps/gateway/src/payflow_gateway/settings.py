@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -19,6 +19,11 @@ class GatewaySettings(ServiceSettings):
     idempotency_lock_s: float = Field(default=30.0, gt=0)
     """How long a request holds its Idempotency-Key before a retry may take over (the first
     request's process died); the orchestrator's unique key keeps the retry to one transfer."""
+
+    idempotency_store: Literal["redis", "mongo"] = "redis"
+    """Where Idempotency-Key records live: Redis (no document-store command per payment) or
+    MongoDB (survives a Redis that loses its data). Either way the orchestrator keeps one
+    transfer per (user, key) in its own store."""
 
     jwt_secret: SecretStr = SecretStr("dev-jwt-secret-change-me-please-0123456789")
     jwt_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9._\-]{1,32}$")

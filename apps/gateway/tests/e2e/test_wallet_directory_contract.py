@@ -49,6 +49,20 @@ async def test_an_opened_wallet_is_empty_active_and_found_by_id(
 
 async def test_an_unknown_wallet_is_none(directory: WalletDirectory) -> None:
     assert await directory.wallet("wal_unknown0000000000000000") is None
+    assert await directory.facts("wal_unknown0000000000000000") is None
+
+
+async def test_a_wallets_facts_are_its_owner_and_currency_and_outlast_a_freeze(
+    directory: WalletDirectory,
+) -> None:
+    owner = an_owner()
+    wallet = await directory.open_wallet(owner, "EUR")
+    facts = await directory.facts(wallet.id)
+    assert facts is not None
+    assert (facts.id, facts.owner_id, facts.currency) == (wallet.id, owner, "EUR")
+    assert facts.is_owned_by(owner)
+    await directory.freeze(wallet.id)
+    assert await directory.facts(wallet.id) == facts
 
 
 async def test_an_owners_wallets_come_page_by_page_and_only_theirs(

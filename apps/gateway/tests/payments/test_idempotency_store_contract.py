@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,54 +18,63 @@ from payflow_gateway.payments.idempotency_store import (
     InProgress,
     Mismatch,
     MongoIdempotencyStore,
+    RedisIdempotencyStore,
     Replay,
 )
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LOCK = timedelta(seconds=30)
 TTL = timedelta(hours=24)
 
 
-@pytest.fixture(params=["mongo", "memory"])
-async def store(request: Any, mongo_db: Any) -> AsyncIterator[IdempotencyStore]:
+@pytest.fixture(params=["mongo", "redis", "memory"])
+async def store(
+    request: Any, mongo_db: Any, redis_client: Any, unique: str
+) -> AsyncIterator[IdempotencyStore]:
     if request.param == "memory":
         yield InMemoryIdempotencyStore()
+        return
+    if request.param == "redis":
+        yield RedisIdempotencyStore(redis_client, f"test{unique}")
         return
     await init_beanie(database=mongo_db, document_models=[IdempotencyRecordDocument])
     yield MongoIdempotencyStore(mongo_db["idempotency_records"])
 
 
 async def test_the_first_claim_wins_and_a_second_sees_the_work_in_progress(
-    store: IdempotencyStore,
+    store: IdempotencyStore, now: datetime
 ) -> None:
-    assert isinstance(await store.claim("r1", "fp", NOW, LOCK, TTL), Claimed)
-    assert await store.claim("r1", "fp", NOW, LOCK, TTL) == InProgress()
+    assert isinstance(await store.claim("r1", "fp", now, LOCK, TTL), Claimed)
+    assert await store.claim("r1", "fp", now, LOCK, TTL) == InProgress()
 
 
-async def test_a_completed_key_replays_the_first_answer(store: IdempotencyStore) -> None:
-    claim = await store.claim("r1", "fp", NOW, LOCK, TTL)
+async def test_a_completed_key_replays_the_first_answer(
+    store: IdempotencyStore, now: datetime
+) -> None:
+    claim = await store.claim("r1", "fp", now, LOCK, TTL)
     assert isinstance(claim, Claimed)
     await store.complete("r1", claim.token, 202, {"id": "tr_1"})
-    assert await store.claim("r1", "fp", NOW, LOCK, TTL) == Replay(202, {"id": "tr_1"})
+    assert await store.claim("r1", "fp", now, LOCK, TTL) == Replay(202, {"id": "tr_1"})
 
 
-async def test_the_same_key_with_another_body_is_a_mismatch(store: IdempotencyStore) -> None:
-    claim = await store.claim("r1", "fp", NOW, LOCK, TTL)
+async def test_the_same_key_with_another_body_is_a_mismatch(
+    store: IdempotencyStore, now: datetime
+) -> None:
+    claim = await store.claim("r1", "fp", now, LOCK, TTL)
     assert isinstance(claim, Claimed)
     await store.complete("r1", claim.token, 202, {"id": "tr_1"})
-    assert await store.claim("r1", "other", NOW, LOCK, TTL) == Mismatch()
+    assert await store.claim("r1", "other", now, LOCK, TTL) == Mismatch()
 
 
-async def test_a_released_key_can_be_claimed_again(store: IdempotencyStore) -> None:
-    claim = await store.claim("r1", "fp", NOW, LOCK, TTL)
+async def test_a_released_key_can_be_claimed_again(store: IdempotencyStore, now: datetime) -> None:
+    claim = await store.claim("r1", "fp", now, LOCK, TTL)
     assert isinstance(claim, Claimed)
     await store.release("r1", claim.token)
-    assert isinstance(await store.claim("r1", "fp2", NOW, LOCK, TTL), Claimed)
+    assert isinstance(await store.claim("r1", "fp2", now, LOCK, TTL), Claimed)
 
 
-async def test_a_lapsed_lock_is_taken_over_once(store: IdempotencyStore) -> None:
-    first = await store.claim("r1", "fp", NOW, LOCK, TTL)
-    later = NOW + LOCK + timedelta(seconds=1)
+async def test_a_lapsed_lock_is_taken_over_once(store: IdempotencyStore, now: datetime) -> None:
+    first = await store.claim("r1", "fp", now, LOCK, TTL)
+    later = now + LOCK + timedelta(seconds=1)
     second = await store.claim("r1", "fp", later, LOCK, TTL)
     assert isinstance(first, Claimed)
     assert isinstance(second, Claimed)
@@ -78,15 +87,27 @@ async def test_a_lapsed_lock_is_taken_over_once(store: IdempotencyStore) -> None
     assert await store.claim("r1", "fp", later, LOCK, TTL) == Replay(202, {"id": "tr_2"})
 
 
-async def test_an_expired_key_starts_afresh(store: IdempotencyStore) -> None:
-    claim = await store.claim("r1", "fp", NOW, LOCK, TTL)
+async def test_an_expired_key_starts_afresh(store: IdempotencyStore, now: datetime) -> None:
+    claim = await store.claim("r1", "fp", now, LOCK, TTL)
     assert isinstance(claim, Claimed)
     await store.complete("r1", claim.token, 202, {"id": "tr_1"})
-    fresh = await store.claim("r1", "other", NOW + TTL + timedelta(seconds=1), LOCK, TTL)
+    fresh = await store.claim("r1", "other", now + TTL + timedelta(seconds=1), LOCK, TTL)
     assert isinstance(fresh, Claimed)
 
 
-async def test_twenty_concurrent_claims_give_exactly_one_owner(store: IdempotencyStore) -> None:
-    claims = await asyncio.gather(*(store.claim("r1", "fp", NOW, LOCK, TTL) for _ in range(20)))
+async def test_twenty_concurrent_claims_give_exactly_one_owner(
+    store: IdempotencyStore, now: datetime
+) -> None:
+    claims = await asyncio.gather(*(store.claim("r1", "fp", now, LOCK, TTL) for _ in range(20)))
     assert sum(isinstance(c, Claimed) for c in claims) == 1
     assert claims.count(InProgress()) == 19
+
+
+async def test_a_replayed_answer_keeps_its_body_exactly(
+    store: IdempotencyStore, now: datetime
+) -> None:
+    body = {"id": "tr_1", "amount": 2**53 + 1, "metadata": {}, "history": [], "note": "café"}
+    claim = await store.claim("r1", "fp", now, LOCK, TTL)
+    assert isinstance(claim, Claimed)
+    await store.complete("r1", claim.token, 200, body)
+    assert await store.claim("r1", "fp", now, LOCK, TTL) == Replay(200, body)

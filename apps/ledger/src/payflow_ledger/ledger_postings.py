@@ -11,6 +11,7 @@ the decision (the redelivery replays it); there is never a second write to lose.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from payflow_contracts import new_id
 from payflow_ledger.domain.journal import Account, utc_now
@@ -28,24 +29,38 @@ logger = logging.getLogger(__name__)
 
 
 class LedgerPostings:
-    def __init__(self, accounts: AccountStore, journal: Journal) -> None:
+    def __init__(
+        self, accounts: AccountStore, journal: Journal, known_accounts_capacity: int = 100_000
+    ) -> None:
         self._accounts = accounts
         self._journal = journal
+        # An account's currency is fixed by its opening and never changes, so once seen it is
+        # kept in memory (bounded) and later postings do not ask the store again.
+        self._currency_of: dict[str, str] = {}
+        self._capacity = known_accounts_capacity
 
     async def post(self, request: PostingRequest) -> LedgerRecord:
-        existing = await self._journal.get(request.operation_id)
-        if existing is not None:
-            return existing
+        # No read first: a repeat decides again, loses the insert race on the operation id,
+        # and answers with the decision stored the first time (see `Journal.record`).
         now = utc_now()
         currencies: dict[str, str] = {}
         if not request.fault_reject and request.source != request.destination:
-            # Opening is insert-if-absent, so an account's currency is fixed by its first
-            # posting however many race for it; each posting then checks against it.
             for account_id in request.accounts:
-                opened = await self._accounts.open(Account(account_id, request.currency, now))
-                currencies[account_id] = opened.currency
+                currencies[account_id] = await self._currency(account_id, request.currency, now)
         decision = decide_posting(request, currencies, new_id("jtx"), now)
         return await self._journal.record(decision)
+
+    async def _currency(self, account_id: str, currency: str, now: datetime) -> str:
+        known = self._currency_of.get(account_id)
+        if known is not None:
+            return known
+        # Opening is insert-if-absent, so an account's currency is fixed by its first
+        # posting however many race for it; each posting then checks against it.
+        opened = await self._accounts.open(Account(account_id, currency, now))
+        if len(self._currency_of) >= self._capacity:
+            self._currency_of.pop(next(iter(self._currency_of)))
+        self._currency_of[account_id] = opened.currency
+        return opened.currency
 
     async def reverse(self, request: ReversalRequest) -> LedgerRecord:
         existing = await self._journal.get(request.operation_id)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,7 @@ from payflow_orchestrator.domain.transfer import (
     apply_resend,
     apply_timeout,
     due_action,
+    mark_event_published,
     open_transfer,
     public_view,
 )
@@ -111,6 +113,7 @@ class TransferCoordinator:
         policy: TimingPolicy,
         faults_enabled: bool,
         clock: Callable[[], datetime] = _now,
+        recent_capacity: int = 10_000,
     ) -> None:
         self._transfers = transfers
         self._fault_rules = fault_rules
@@ -120,6 +123,16 @@ class TransferCoordinator:
         self._policy = policy
         self._faults_enabled = faults_enabled
         self._clock = clock
+        # The latest version this process wrote of each saga in flight: a reply applies to it
+        # without reading the store first. A stale copy (another replica moved the saga) only
+        # loses its compare-and-set, and the reply is applied again to a fresh read.
+        self._recent: OrderedDict[str, Transfer] = OrderedDict()
+        self._recent_capacity = recent_capacity
+        # Events published whose flags are not yet written. A flag rides along with the saga's
+        # next compare-and-set, or, for a saga with no next write (a terminal event), goes in
+        # one batched write per sweeper tick. A crash loses only flags, so the sweeper publishes
+        # those events again, under the same event id, which consumers treat as a repeat.
+        self._unflushed: dict[str, set[EventKey]] = {}
 
     # ------------------------------------------------------------ starting a saga
 
@@ -161,8 +174,11 @@ class TransferCoordinator:
         span.set_attribute("payflow.saga.state", transfer.state.value)
         step = transfer.awaited_step
         assert step is not None
-        await self._send(transfer, step)
+        # Remembered and its `created` event out before the first command: the first reply
+        # can then find it in memory, and never owes that event a second time.
+        self._remember(transfer)
         await self._publish_events(transfer)
+        await self._send(transfer, step)
         await self._announce(transfer)
         return transfer, True
 
@@ -178,17 +194,24 @@ class TransferCoordinator:
                 "payflow.saga.outcome": reply.outcome.value,
             },
         ) as span:
+            remembered = self._recent.pop(reply.saga_id, None)
             for _ in range(20):
-                transfer = await self._transfers.get(reply.saga_id)
+                transfer, remembered = remembered, None
+                from_memory = transfer is not None
+                if transfer is None:
+                    transfer = await self._transfers.get(reply.saga_id)
                 if transfer is None:
                     logger.error("reply for unknown saga %s ignored", reply.saga_id)
                     return
+                transfer = self._with_known_flags(transfer)
                 now = self._clock()
                 try:
                     advanced, transition = apply_reply(
                         transfer, reply.step, reply.outcome, now, self._policy, reply.reason
                     )
                 except StaleReply:
+                    if from_memory:
+                        continue  # judged on a remembered copy: judge again on the store's
                     metrics.STALE_REPLIES.inc()
                     logger.info(
                         "stale reply %s/%s for %s in state %s ignored",
@@ -210,8 +233,11 @@ class TransferCoordinator:
 
     async def _commit(self, before: Transfer, after: Transfer, transition: Transition) -> bool:
         added: list[EventKey] = [k for k in after.pending_events() if k not in before.events]
-        won = await self._transfers.compare_and_set(after, before.version, added)
+        published = sorted(self._unflushed.get(after.id, ()))
+        won = await self._transfers.compare_and_set(after, before.version, added, published)
         if won:
+            if published:
+                self._unflushed.pop(after.id, None)
             metrics.TRANSITIONS.labels(
                 before.kind.value, before.state.value, after.state.value
             ).inc()
@@ -234,8 +260,21 @@ class TransferCoordinator:
     async def _after_transition(self, transfer: Transfer, transition: Transition) -> None:
         for step in transition.commands:
             await self._send(transfer, step)
-        await self._publish_events(transfer)
+        transfer = await self._publish_events(transfer)
+        if transfer.is_terminal:
+            self._recent.pop(transfer.id, None)
+        else:
+            self._remember(transfer)
         await self._announce(transfer)
+
+    def _remember(self, transfer: Transfer) -> None:
+        known = self._recent.get(transfer.id)
+        if known is not None and known.version > transfer.version:
+            return  # a reply overtook the caller: keep the newer copy
+        self._recent[transfer.id] = transfer
+        self._recent.move_to_end(transfer.id)
+        if len(self._recent) > self._recent_capacity:
+            self._recent.popitem(last=False)
 
     # ------------------------------------------------------------ sending
 
@@ -259,7 +298,8 @@ class TransferCoordinator:
         if compensating:
             metrics.COMPENSATIONS.labels(step.value).inc()
 
-    async def _publish_events(self, transfer: Transfer) -> None:
+    async def _publish_events(self, transfer: Transfer) -> Transfer:
+        """Publish the events the saga owes; the flags follow in the next batch (see init)."""
         for key in transfer.pending_events():
             event_type = EVENT_TYPES[key]
             event = TransferEvent(
@@ -275,7 +315,28 @@ class TransferCoordinator:
                 saga_id=transfer.id,
                 message_id=f"msg_{event.event_id}",
             )
-            await self._transfers.mark_event_published(transfer.id, key)
+            self._unflushed.setdefault(transfer.id, set()).add(key)
+            transfer = mark_event_published(transfer, key)
+        return transfer
+
+    def _with_known_flags(self, transfer: Transfer) -> Transfer:
+        """The stored saga with the flags this process published but has not written yet."""
+        for key in self._unflushed.get(transfer.id, ()):
+            transfer = mark_event_published(transfer, key)
+        return transfer
+
+    async def flush_event_flags(self) -> None:
+        """Write the flags of the events published since the last flush, in one batch."""
+        unflushed, self._unflushed = self._unflushed, {}
+        flags = [(tid, key) for tid, keys in unflushed.items() for key in sorted(keys)]
+        if not flags:
+            return
+        try:
+            await self._transfers.mark_events_published(flags)
+        except Exception:
+            for tid, keys in unflushed.items():
+                self._unflushed.setdefault(tid, set()).update(keys)
+            raise
 
     async def _announce(self, transfer: Transfer) -> None:
         try:
@@ -288,6 +349,7 @@ class TransferCoordinator:
     async def sweep_once(self, batch: int = 200) -> int:
         """Re-send or abandon every overdue step, and publish events still owed. Returns the
         number of sagas acted on."""
+        await self.flush_event_flags()
         now = self._clock()
         acted = 0
         for transfer in await self._transfers.due(now, batch):
@@ -315,6 +377,7 @@ class TransferCoordinator:
             with contextlib.suppress(RedisError):
                 await self._publish_events(transfer)
                 acted += 1
+        await self.flush_event_flags()
         return acted
 
     async def _resend(self, transfer: Transfer, action: Resend, now: datetime) -> int:

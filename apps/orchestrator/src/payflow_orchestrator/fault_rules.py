@@ -8,6 +8,7 @@ from beanie import Document
 from pymongo import ASCENDING, IndexModel
 
 from payflow_orchestrator.domain.faults import FaultRule
+from payflow_service.generations import GenerationMemo
 
 
 class FaultRuleStore(Protocol):
@@ -56,3 +57,25 @@ class InMemoryFaultRuleStore:
             return False
         del self._rules[rule_id]
         return True
+
+
+class CachedFaultRuleStore:
+    """Answers `for_owner` from memory while no replica has changed any rule (see
+    `payflow_service.generations`): one Redis command per transfer instead of a store query."""
+
+    def __init__(self, inner: FaultRuleStore, redis: Any, generation_key: str) -> None:
+        self._inner = inner
+        self._memo: GenerationMemo[str, list[FaultRule]] = GenerationMemo(redis, generation_key)
+
+    async def add(self, rule: FaultRule) -> None:
+        await self._inner.add(rule)
+        await self._memo.bump()
+
+    async def remove(self, owner_id: str, rule_id: str) -> bool:
+        removed = await self._inner.remove(owner_id, rule_id)
+        await self._memo.bump()
+        return removed
+
+    async def for_owner(self, owner_id: str) -> list[FaultRule]:
+        rules = await self._memo.get(owner_id, lambda: self._inner.for_owner(owner_id))
+        return list(rules)

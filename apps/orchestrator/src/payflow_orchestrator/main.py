@@ -11,7 +11,11 @@ from payflow_contracts.streams import ORCHESTRATOR_GROUP
 from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
 from payflow_orchestrator.api import router
 from payflow_orchestrator.coordinator import RedisLiveFeed, TransferCoordinator
-from payflow_orchestrator.fault_rules import FaultRuleDocument, MongoFaultRuleStore
+from payflow_orchestrator.fault_rules import (
+    CachedFaultRuleStore,
+    FaultRuleDocument,
+    MongoFaultRuleStore,
+)
 from payflow_orchestrator.repository import MongoTransferRepository, TransferDocument
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import ServiceRuntime, create_service_app
@@ -24,7 +28,12 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
         streams = settings.streams
         transfers = MongoTransferRepository(TransferDocument.get_pymongo_collection())
-        fault_rules = MongoFaultRuleStore(FaultRuleDocument.get_pymongo_collection())
+        await transfers.backfill_work_fields()
+        fault_rules = CachedFaultRuleStore(
+            MongoFaultRuleStore(FaultRuleDocument.get_pymongo_collection()),
+            runtime.redis,
+            streams.key("fault-rules-generation"),
+        )
         coordinator = TransferCoordinator(
             transfers=transfers,
             fault_rules=fault_rules,
@@ -48,7 +57,9 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         )
         runtime.start_loop("saga-replies", replies.run(runtime.stopping))
         runtime.start_loop(
-            "saga-sweeper", coordinator.run_sweeper(settings.sweeper_interval_s, runtime.stopping)
+            "saga-sweeper",
+            coordinator.run_sweeper(settings.sweeper_interval_s, runtime.stopping),
+            upkeep=True,
         )
         yield
 

@@ -21,7 +21,6 @@ from payflow_contracts.paging import PagePosition
 from payflow_orchestrator.domain.saga_machine import SagaState, is_terminal
 from payflow_orchestrator.domain.transfer import EventKey, Transfer
 
-TERMINAL_STATES = [s.value for s in SagaState if is_terminal(s)]
 ACTIVE_STATES = [s.value for s in SagaState if not is_terminal(s)]
 
 
@@ -47,9 +46,22 @@ class TransferRepository(Protocol):
     async def get(self, transfer_id: str) -> Transfer | None: ...
     async def find_by_key(self, initiator_id: str, idempotency_key: str) -> Transfer | None: ...
     async def compare_and_set(
-        self, transfer: Transfer, expected_version: int, added_events: Sequence[EventKey] = ()
-    ) -> bool: ...
+        self,
+        transfer: Transfer,
+        expected_version: int,
+        added_events: Sequence[EventKey] = (),
+        published_events: Sequence[EventKey] = (),
+    ) -> bool:
+        """Write `transfer` if the stored version is `expected_version`. Of the event flags,
+        only `added_events` (as the transfer has them) and `published_events` (marked
+        published, folded into this write) are set; the others are left as stored."""
+        ...
+
     async def mark_event_published(self, transfer_id: str, key: EventKey) -> None: ...
+    async def mark_events_published(self, flags: Sequence[tuple[str, EventKey]]) -> None:
+        """The same for many sagas at once: one write per event kind."""
+        ...
+
     async def due(self, now: datetime, limit: int) -> list[Transfer]: ...
     async def with_pending_events(self, updated_before: datetime, limit: int) -> list[Transfer]: ...
     async def page(
@@ -77,7 +89,12 @@ def decode_cursor(cursor: str) -> str:
 
 class TransferDocument(Document):
     """Storage schema and indexes of the `transfers` collection (written through raw operations
-    so that every write is exactly one guarded single-document update)."""
+    so that every write is exactly one guarded single-document update).
+
+    Background work reads only two integer fields, set while there is work and null after, so
+    its queries are bounded by the work due, never by the history: `due_at_ms` (the step
+    deadline of an active saga) and `owes_events_since_ms` (when a saga last had an event flag
+    still pending; cleared once no flag is)."""
 
     class Settings:
         name = "transfers"
@@ -88,22 +105,39 @@ class TransferDocument(Document):
                 name="one_transfer_per_idempotency_key",
             ),
             IndexModel([("owner_ids", ASCENDING), ("position", DESCENDING)], name="by_owner"),
-            IndexModel([("state", ASCENDING), ("step_deadline", ASCENDING)], name="by_deadline"),
+            IndexModel([("due_at_ms", ASCENDING)], name="by_due_at"),
+            IndexModel([("owes_events_since_ms", ASCENDING)], name="by_owed_events"),
             IndexModel([("position", DESCENDING)], name="by_position"),
         ]
+
+
+def millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _to_document(transfer: Transfer) -> dict[str, Any]:
     data = transfer.model_dump(mode="python")
     data["_id"] = data.pop("id")
     data["position"] = list_position(transfer.created_at, transfer.id)
+    active = not transfer.is_terminal and transfer.step_deadline is not None
+    data["due_at_ms"] = (
+        millis(transfer.step_deadline) if active and transfer.step_deadline else None
+    )
+    data["owes_events_since_ms"] = (
+        millis(transfer.updated_at) if transfer.pending_events() else None
+    )
     return data
+
+
+# A flag may be cleared only where no event is still owed.
+_NOTHING_OWED = {f"events.{key}": {"$ne": "pending"} for key in ("created", "completed", "failed")}
 
 
 def _from_document(data: dict[str, Any]) -> Transfer:
     data = dict(data)
     data["id"] = data.pop("_id")
-    data.pop("position", None)
+    for derived in ("position", "due_at_ms", "owes_events_since_ms"):
+        data.pop(derived, None)
     return Transfer.model_validate(data)
 
 
@@ -131,7 +165,11 @@ class MongoTransferRepository:
         return _from_document(data) if data else None
 
     async def compare_and_set(
-        self, transfer: Transfer, expected_version: int, added_events: Sequence[EventKey] = ()
+        self,
+        transfer: Transfer,
+        expected_version: int,
+        added_events: Sequence[EventKey] = (),
+        published_events: Sequence[EventKey] = (),
     ) -> bool:
         fields = _to_document(transfer)
         fields.pop("_id")
@@ -140,31 +178,54 @@ class MongoTransferRepository:
         # the flags it adds and never resets one published meanwhile.
         for key in added_events:
             fields[f"events.{key}"] = events[key]
+        for key in published_events:
+            fields[f"events.{key}"] = "published"
+        if fields["owes_events_since_ms"] is None and not published_events and not added_events:
+            # The flags are not all written here: leave the marker to the flag writers.
+            fields.pop("owes_events_since_ms")
         result = await self._collection.update_one(
             {"_id": transfer.id, "version": expected_version}, {"$set": fields}
         )
         return bool(result.modified_count == 1)
 
     async def mark_event_published(self, transfer_id: str, key: EventKey) -> None:
-        await self._collection.update_one(
-            {"_id": transfer_id}, {"$set": {f"events.{key}": "published"}}
+        await self.mark_events_published([(transfer_id, key)])
+
+    async def mark_events_published(self, flags: Sequence[tuple[str, EventKey]]) -> None:
+        by_key: dict[str, list[str]] = {}
+        for transfer_id, key in flags:
+            by_key.setdefault(key, []).append(transfer_id)
+        for event_key, ids in by_key.items():
+            await self._collection.update_many(
+                {"_id": {"$in": ids}}, {"$set": {f"events.{event_key}": "published"}}
+            )
+        await self._collection.update_many(
+            {"_id": {"$in": sorted({tid for tid, _ in flags})}, **_NOTHING_OWED},
+            {"$set": {"owes_events_since_ms": None}},
         )
 
     async def due(self, now: datetime, limit: int) -> list[Transfer]:
         cursor = (
-            self._collection.find({"state": {"$in": ACTIVE_STATES}, "step_deadline": {"$lte": now}})
-            .sort([("step_deadline", ASCENDING)])
+            self._collection.find({"due_at_ms": {"$lte": millis(now)}})
+            .sort([("due_at_ms", ASCENDING)])
             .limit(limit)
         )
         return [_from_document(d) async for d in cursor]
 
     async def with_pending_events(self, updated_before: datetime, limit: int) -> list[Transfer]:
-        query = {
-            "$or": [{f"events.{key}": "pending"} for key in ("created", "completed", "failed")],
-            "updated_at": {"$lte": updated_before},
-        }
-        cursor = self._collection.find(query).limit(limit)
-        return [_from_document(d) async for d in cursor]
+        cursor = (
+            self._collection.find({"owes_events_since_ms": {"$lte": millis(updated_before)}})
+            .sort([("owes_events_since_ms", ASCENDING)])
+            .limit(limit)
+        )
+        found = [_from_document(d) async for d in cursor]
+        settled = [t.id for t in found if not t.pending_events()]
+        if settled:  # a marker left behind by a writer that could not clear it: clear it now
+            await self._collection.update_many(
+                {"_id": {"$in": settled}, **_NOTHING_OWED},
+                {"$set": {"owes_events_since_ms": None}},
+            )
+        return [t for t in found if t.pending_events()]
 
     async def page(
         self, query: TransferQuery, limit: int, cursor: str | None
@@ -196,15 +257,35 @@ class MongoTransferRepository:
         next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
         return items[:limit], next_cursor
 
+    # Gauges count by the index, client side: a store's count_documents may scan the whole
+    # collection, while the active sagas are bounded by the work in flight.
     async def count_active(self) -> int:
-        return int(await self._collection.count_documents({"state": {"$in": ACTIVE_STATES}}))
+        return await self._count({"due_at_ms": {"$gte": 0}})
 
     async def count_past_deadline(self, before: datetime) -> int:
-        return int(
-            await self._collection.count_documents(
-                {"state": {"$in": ACTIVE_STATES}, "step_deadline": {"$lt": before}}
+        return await self._count({"due_at_ms": {"$lt": millis(before)}})
+
+    async def _count(self, query: dict[str, Any]) -> int:
+        return len([d async for d in self._collection.find(query, projection={"_id": 1})])
+
+    async def backfill_work_fields(self) -> int:
+        """Give sagas stored before `due_at_ms` existed their work fields (once, at start)."""
+        filled = 0
+        async for data in self._collection.find(
+            {"due_at_ms": {"$exists": False}, "state": {"$in": ACTIVE_STATES}}
+        ):
+            fields = _to_document(_from_document(data))
+            await self._collection.update_one(
+                {"_id": data["_id"], "version": data["version"]},
+                {
+                    "$set": {
+                        "due_at_ms": fields["due_at_ms"],
+                        "owes_events_since_ms": fields["owes_events_since_ms"],
+                    }
+                },
             )
-        )
+            filled += 1
+        return filled
 
 
 # ---------------------------------------------------------------- in memory
@@ -232,7 +313,11 @@ class InMemoryTransferRepository:
         return None
 
     async def compare_and_set(
-        self, transfer: Transfer, expected_version: int, added_events: Sequence[EventKey] = ()
+        self,
+        transfer: Transfer,
+        expected_version: int,
+        added_events: Sequence[EventKey] = (),
+        published_events: Sequence[EventKey] = (),
     ) -> bool:
         current = self._items.get(transfer.id)
         if current is None or current.version != expected_version:
@@ -240,6 +325,8 @@ class InMemoryTransferRepository:
         events = dict(current.events)
         for key in added_events:
             events[key] = transfer.events[key]
+        for key in published_events:
+            events[key] = "published"
         self._items[transfer.id] = transfer.model_copy(update={"events": events})
         return True
 
@@ -248,6 +335,10 @@ class InMemoryTransferRepository:
         if current is not None:
             events = {**copy.deepcopy(current.events), key: "published"}
             self._items[transfer_id] = current.model_copy(update={"events": events})
+
+    async def mark_events_published(self, flags: Sequence[tuple[str, EventKey]]) -> None:
+        for transfer_id, key in flags:
+            await self.mark_event_published(transfer_id, key)
 
     async def due(self, now: datetime, limit: int) -> list[Transfer]:
         found = [

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from orchestrator_support import POLICY, T0
+from orchestrator_support import POLICY
 
 from payflow_contracts import Envelope, MessagePayload
 from payflow_contracts.events import TransferEvent
@@ -15,10 +15,14 @@ from payflow_contracts.streams import StreamNames
 from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest
 from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
+from payflow_orchestrator.domain.transfer import apply_reply
 from payflow_orchestrator.fault_rules import InMemoryFaultRuleStore
 from payflow_orchestrator.repository import InMemoryTransferRepository
 
 STREAMS = StreamNames("t")
+# A pinned instant is fine here: the coordinator reads the injected clock below, and its twins are
+# in memory, with no TTL or token expiry measured against the wall clock.
+FIXED_T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 class RecordingPublisher:
@@ -43,7 +47,7 @@ class SilentFeed:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = T0
+        self.now = FIXED_T0
 
     def __call__(self) -> datetime:
         return self.now
@@ -100,11 +104,52 @@ async def test_starting_a_transfer_persists_it_then_sends_the_debit_and_the_crea
     transfer, created = await coordinator.start(request())
     assert created
     assert publisher.commands() == [SagaStep.DEBIT_SOURCE]
-    assert publisher.sent[0][0] == STREAMS.wallet_commands
+    # The created event first: the first reply can never find it still owed.
+    assert [sent[0] for sent in publisher.sent] == [
+        STREAMS.transfer_events,
+        STREAMS.wallet_commands,
+    ]
     assert publisher.events() == ["transfer.created"]
     stored = await repo.get(transfer.id)
     assert stored.state == SagaState.DEBITING_SOURCE
-    assert stored.events == {"created": "published"}
+    # The published flag is batched: written by the next flush (every sweeper tick).
+    assert stored.events == {"created": "pending"}
+    await coordinator.flush_event_flags()
+    assert (await repo.get(transfer.id)).events == {"created": "published"}
+
+
+async def test_a_reply_applies_to_the_remembered_saga_without_reading_it_again(
+    world: Any,
+) -> None:
+    coordinator, _, _, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    reads = 0
+    real_get = repo.get
+
+    async def counting_get(transfer_id: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real_get(transfer_id)
+
+    repo.get = counting_get
+    await coordinator.on_reply(reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED))
+    assert reads == 0
+    assert (await real_get(transfer.id)).state == SagaState.POSTING_TRANSFER
+
+
+async def test_a_stale_remembered_saga_loses_its_write_and_the_reply_applies_to_the_stored_one(
+    world: Any,
+) -> None:
+    coordinator, _, clock, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    # Another replica applied the debit reply meanwhile: the stored saga moved on, and this
+    # process still remembers the saga as it started it.
+    moved, _ = apply_reply(transfer, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED, clock.now, POLICY)
+    assert await repo.compare_and_set(moved, transfer.version)
+    await coordinator.on_reply(reply(transfer.id, SagaStep.POST_TRANSFER, StepOutcome.POSTED))
+    stored = await repo.get(transfer.id)
+    assert stored.version == moved.version + 1
+    assert stored.state == SagaState.CREDITING_DESTINATION
 
 
 async def test_a_repeated_idempotency_key_returns_the_first_transfer_and_sends_nothing(
@@ -210,6 +255,17 @@ async def test_events_still_owed_after_a_crash_are_republished_by_the_sweeper(wo
     repo._items[transfer.id] = forgotten
     publisher.sent.clear()
     clock.now += timedelta(seconds=5)
+    # The process that crashed is gone, and with it the flags it had not written: a new one.
+    coordinator = TransferCoordinator(
+        transfers=repo,
+        fault_rules=InMemoryFaultRuleStore(),
+        publisher=publisher,
+        live=SilentFeed(),
+        streams=STREAMS,
+        policy=POLICY,
+        faults_enabled=True,
+        clock=clock,
+    )
     await coordinator.sweep_once()
     assert publisher.events() == ["transfer.failed"]
     event = publisher.sent[0][1]
@@ -246,7 +302,7 @@ async def test_a_top_up_starts_with_the_ledger_posting(world: Any) -> None:
     coordinator, publisher, _, _, _ = world
     await coordinator.start(request(kind=SagaKind.TOP_UP))
     assert publisher.commands() == [SagaStep.POST_TOP_UP]
-    assert publisher.sent[0][0] == STREAMS.ledger_commands
+    assert publisher.sent[-1][0] == STREAMS.ledger_commands
 
 
 async def test_a_refund_runs_the_transfer_table_and_names_the_transfer_it_returns(

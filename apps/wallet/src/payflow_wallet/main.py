@@ -59,7 +59,9 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
         )
         runtime.start_loop("wallet-commands", consumer.run(runtime.stopping))
         runtime.start_loop(
-            "wallet-mark-pruner", pruner.run(settings.mark_prune_interval_s, runtime.stopping)
+            "wallet-mark-pruner",
+            pruner.run(settings.mark_prune_interval_s, runtime.stopping),
+            upkeep=True,
         )
         yield
 

@@ -27,6 +27,7 @@ from payflow_wallet.domain.operations import (
     OperationRequest,
     RecordOnly,
     Settled,
+    applied,
     decide,
     record_of,
 )
@@ -42,16 +43,29 @@ class WalletContention(Exception):
 
 class WalletOperations:
     def __init__(
-        self, wallets: WalletRepository, operations: OperationLog, max_attempts: int = 64
+        self,
+        wallets: WalletRepository,
+        operations: OperationLog,
+        max_attempts: int = 64,
+        remembered_capacity: int = 50_000,
     ) -> None:
         self._wallets = wallets
         self._operations = operations
         self._max_attempts = max_attempts
+        # Each wallet as this process last read or wrote it. Using it stands for a read made
+        # earlier, so it still comes before the records (step 1); if it is stale (another
+        # replica, a status change, a prune), the guard of the write refuses, and the next
+        # attempt reads the store.
+        self._remembered: dict[str, Wallet] = {}
+        self._capacity = remembered_capacity
 
     async def settle(self, request: OperationRequest) -> OperationRecord:
         """Decide and apply `request` once, however often it is called; return its record."""
+        remembered = self._remembered.pop(request.wallet_id, None)
         for _ in range(self._max_attempts):
-            wallet = await self._wallets.get(request.wallet_id)  # before the records: see above
+            wallet, remembered = remembered, None
+            if wallet is None:
+                wallet = await self._wallets.get(request.wallet_id)  # before the records
             recorded = await self._operations.find(request.operation_ids)
             if request.operation_id in recorded:
                 return recorded[request.operation_id]
@@ -62,12 +76,18 @@ class WalletOperations:
                 case Decide(verdict, change, guard):
                     assert wallet is not None
                     if await self._wallets.apply(wallet.id, guard, change):
+                        self._remember(applied(wallet, change))
                         return await self._record(request, verdict, wallet, change.marks)
                 case RecordOnly(verdicts):
                     settled = await self._record_without_wallet(request, verdicts)
                     if settled is not None:
                         return settled
         raise WalletContention(request.operation_id)
+
+    def _remember(self, wallet: Wallet) -> None:
+        if len(self._remembered) >= self._capacity:
+            self._remembered.pop(next(iter(self._remembered)))
+        self._remembered[wallet.id] = wallet
 
     async def _record(
         self,

@@ -39,7 +39,9 @@ class DeliveryStore(Protocol):
 
 
 class DeliveryDocument(Document):
-    """Schema and indexes of `webhook_deliveries`."""
+    """Schema and indexes of `webhook_deliveries`. `due_at_ms` is the next attempt of a pending
+    delivery (null once settled), so the sweeper's query is bounded by the work due, not by the
+    history of deliveries."""
 
     class Settings:
         name = "webhook_deliveries"
@@ -50,7 +52,7 @@ class DeliveryDocument(Document):
                 name="one_delivery_per_event_and_endpoint",
             ),
             IndexModel([("endpoint_id", ASCENDING), ("position", DESCENDING)], name="by_endpoint"),
-            IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="by_due"),
+            IndexModel([("due_at_ms", ASCENDING)], name="by_due_at"),
         ]
 
 
@@ -71,6 +73,8 @@ def _to_document(item: Delivery | Attempt) -> dict[str, Any]:
     data["_id"] = data.pop("id")
     if isinstance(item, Delivery):
         data["position"] = _position(item)
+        due = item.next_attempt_at if item.is_pending else None
+        data["due_at_ms"] = int(due.timestamp() * 1000) if due is not None else None
     return data
 
 
@@ -78,6 +82,7 @@ def _delivery(data: dict[str, Any]) -> Delivery:
     data = dict(data)
     data["id"] = data.pop("_id")
     data.pop("position", None)
+    data.pop("due_at_ms", None)
     return Delivery.model_validate(data)
 
 
@@ -114,6 +119,7 @@ class MongoDeliveryStore:
     async def compare_and_set(self, delivery: Delivery, expected_version: int) -> bool:
         fields = _to_document(delivery)
         fields.pop("_id")
+        fields.pop("body")  # fixed at opening: never rewritten
         result = await self._deliveries.update_one(
             {"_id": delivery.id, "version": expected_version}, {"$set": fields}
         )
@@ -134,13 +140,8 @@ class MongoDeliveryStore:
 
     async def overdue(self, due_before: datetime, limit: int) -> list[Delivery]:
         found = (
-            self._deliveries.find(
-                {
-                    "status": DeliveryStatus.PENDING.value,
-                    "next_attempt_at": {"$lte": due_before},
-                }
-            )
-            .sort([("next_attempt_at", ASCENDING)])
+            self._deliveries.find({"due_at_ms": {"$lte": int(due_before.timestamp() * 1000)}})
+            .sort([("due_at_ms", ASCENDING)])
             .limit(limit)
         )
         return [_delivery(d) async for d in found]

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from payflow_service.generations import GenerationMemo
 from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, WebhookEndpoint
 from payflow_webhooks.paging import before_cursor, next_cursor_of, page_in_memory, position_of
 
@@ -224,3 +225,65 @@ class InMemoryEndpointStore:
             return False
         self._bump(current, status=EndpointStatus.DISABLED, disabled_reason=reason, updated_at=now)
         return True
+
+
+# ---------------------------------------------------------------- remembered
+
+
+class CachedEndpointStore:
+    """Endpoint reads from memory while no process has changed any endpoint (see
+    `payflow_service.generations`): the intake's subscriber query and the worker's endpoint read
+    cost one Redis command instead of a store query. Every write goes to the store, then bumps
+    the generation, in the service and in the worker alike."""
+
+    def __init__(self, inner: EndpointStore, redis: Any, generation_key: str) -> None:
+        self._inner = inner
+        self._memo: GenerationMemo[tuple[Any, ...], Any] = GenerationMemo(redis, generation_key)
+
+    async def _changed(self, result: Any) -> Any:
+        await self._memo.bump()
+        return result
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        await self._inner.add(endpoint)
+        await self._memo.bump()
+
+    async def get(self, endpoint_id: str, owner_id: str | None = None) -> WebhookEndpoint | None:
+        found: WebhookEndpoint | None = await self._memo.get(
+            ("get", endpoint_id, owner_id), lambda: self._inner.get(endpoint_id, owner_id)
+        )
+        return found
+
+    async def page(
+        self, owner_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[WebhookEndpoint], str | None]:
+        return await self._inner.page(owner_id, limit, cursor)
+
+    async def compare_and_set(self, endpoint: WebhookEndpoint, expected_version: int) -> bool:
+        done: bool = await self._changed(
+            await self._inner.compare_and_set(endpoint, expected_version)
+        )
+        return done
+
+    async def delete(self, endpoint_id: str, owner_id: str) -> bool:
+        done: bool = await self._changed(await self._inner.delete(endpoint_id, owner_id))
+        return done
+
+    async def subscribed(self, owner_ids: Sequence[str], event_type: str) -> list[WebhookEndpoint]:
+        owners = tuple(owner_ids)
+        found: list[WebhookEndpoint] = await self._memo.get(
+            ("subscribed", owners, event_type), lambda: self._inner.subscribed(owners, event_type)
+        )
+        return list(found)
+
+    async def mark_failing(self, endpoint_id: str, since: datetime) -> bool:
+        done: bool = await self._changed(await self._inner.mark_failing(endpoint_id, since))
+        return done
+
+    async def clear_failing(self, endpoint_id: str, since: datetime) -> bool:
+        done: bool = await self._changed(await self._inner.clear_failing(endpoint_id, since))
+        return done
+
+    async def disable(self, endpoint_id: str, reason: DisabledReason, now: datetime) -> bool:
+        done: bool = await self._changed(await self._inner.disable(endpoint_id, reason, now))
+        return done

@@ -17,7 +17,7 @@ from payflow_observability import inject_traceparent
 from payflow_webhooks.delivery_queue import DeliveryQueue
 from payflow_webhooks.delivery_store import DeliveryStore
 from payflow_webhooks.domain.delivery import Delivery, open_delivery
-from payflow_webhooks.domain.event import WebhookEvent
+from payflow_webhooks.domain.event import WebhookEvent, delivery_body
 from payflow_webhooks.domain.moments import to_millis, utc_now
 from payflow_webhooks.endpoint_store import EndpointStore
 from payflow_webhooks.event_store import EventStore
@@ -59,10 +59,10 @@ class TransferEventIntake:
                 created_at=to_millis(envelope.occurred_at),
             )
         )
-        EVENTS_RECEIVED.labels(event.type).inc()
         # The consumer's span is current here: jobs join the transfer's trace through it.
         traceparent = inject_traceparent().get("traceparent") or envelope.traceparent
         subscribers = await self._endpoints.subscribed(event.owner_ids, event.type)
+        body = delivery_body(event).decode() if subscribers else None
         deliveries: list[Delivery] = []
         for endpoint in subscribers:
             now = self._clock()
@@ -75,6 +75,7 @@ class TransferEventIntake:
                 event_created_at=event.created_at,
                 traceparent=traceparent,
                 now=now,
+                body=body,
             )
             delivery = await self._deliveries.add(candidate)
             if delivery is candidate:
@@ -82,6 +83,7 @@ class TransferEventIntake:
             if delivery.is_pending:
                 await self._queue.enqueue(delivery, delivery.traceparent)
             deliveries.append(delivery)
+        EVENTS_RECEIVED.labels(event.type).inc()  # once its deliveries are open and queued
         logger.info(
             "event %s (%s) fanned out to %d endpoint(s)",
             event.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from beanie import Document
 
@@ -12,7 +13,12 @@ from payflow_webhooks.delivery_store import (
     DeliveryStore,
     MongoDeliveryStore,
 )
-from payflow_webhooks.endpoint_store import EndpointDocument, EndpointStore, MongoEndpointStore
+from payflow_webhooks.endpoint_store import (
+    CachedEndpointStore,
+    EndpointDocument,
+    EndpointStore,
+    MongoEndpointStore,
+)
 from payflow_webhooks.event_store import EventDocument, EventStore, MongoEventStore
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -30,10 +36,15 @@ class WebhookStores:
     deliveries: DeliveryStore
 
 
-def mongo_stores() -> WebhookStores:
-    """The Mongo adapters; call after Beanie is initialised (the service lifespan does it)."""
+def mongo_stores(redis: Any, endpoints_generation_key: str) -> WebhookStores:
+    """The Mongo adapters; call after Beanie is initialised (the service lifespan does it).
+    Endpoints are remembered between changes, which every process signals through Redis."""
     return WebhookStores(
-        endpoints=MongoEndpointStore(EndpointDocument.get_pymongo_collection()),
+        endpoints=CachedEndpointStore(
+            MongoEndpointStore(EndpointDocument.get_pymongo_collection()),
+            redis,
+            endpoints_generation_key,
+        ),
         events=MongoEventStore(EventDocument.get_pymongo_collection()),
         deliveries=MongoDeliveryStore(
             DeliveryDocument.get_pymongo_collection(), AttemptDocument.get_pymongo_collection()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,49 +26,56 @@ from payflow_webhooks.domain.endpoint import (
     rotate_secret,
 )
 from payflow_webhooks.domain.event import WebhookEvent
-from payflow_webhooks.endpoint_store import InMemoryEndpointStore, MongoEndpointStore
+from payflow_webhooks.endpoint_store import (
+    CachedEndpointStore,
+    InMemoryEndpointStore,
+    MongoEndpointStore,
+)
 from payflow_webhooks.event_store import InMemoryEventStore, MongoEventStore
 from payflow_webhooks.stores import DOCUMENT_MODELS
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
-
-@pytest.fixture(params=["mongo", "memory"])
+@pytest.fixture(params=["mongo", "cached", "memory"])
 async def kind(request: Any, mongo_db: Any) -> tuple[str, Any]:
-    if request.param == "mongo":
+    if request.param != "memory":
         await init_beanie(database=mongo_db, document_models=DOCUMENT_MODELS)
     return request.param, mongo_db
 
 
 @pytest.fixture
-def endpoints(kind: tuple[str, Any]) -> Any:
+def endpoints(kind: tuple[str, Any], redis_client: Any, unique: str) -> Any:
     name, db = kind
-    return (
-        MongoEndpointStore(db["webhook_endpoints"]) if name == "mongo" else InMemoryEndpointStore()
-    )
+    if name == "memory":
+        return InMemoryEndpointStore()
+    mongo = MongoEndpointStore(db["webhook_endpoints"])
+    if name == "mongo":
+        return mongo
+    # "cached": every contract rule must hold through the memory, which a second instance
+    # (another process) shares only through the generation counter.
+    return CachedEndpointStore(mongo, redis_client, f"test{unique}:endpoints-generation")
 
 
 @pytest.fixture
 def events(kind: tuple[str, Any]) -> Any:
     name, db = kind
-    return MongoEventStore(db["webhook_events"]) if name == "mongo" else InMemoryEventStore()
+    return MongoEventStore(db["webhook_events"]) if name != "memory" else InMemoryEventStore()
 
 
 @pytest.fixture
 def deliveries(kind: tuple[str, Any]) -> Any:
     name, db = kind
-    if name == "mongo":
+    if name != "memory":
         return MongoDeliveryStore(db["webhook_deliveries"], db["webhook_attempts"])
     return InMemoryDeliveryStore()
 
 
 def an_endpoint(
+    at: datetime,
     endpoint_id: str = "we_1",
     owner: str = "usr_a",
     types: tuple[str, ...] = ("*",),
-    at: datetime = T0,
 ) -> WebhookEndpoint:
     return open_endpoint(
         endpoint_id=endpoint_id,
@@ -81,7 +88,10 @@ def an_endpoint(
 
 
 def an_event(
-    event_id: str = "evt_1", owners: tuple[str, ...] = ("usr_a", "usr_b"), **kw: Any
+    at: datetime,
+    event_id: str = "evt_1",
+    owners: tuple[str, ...] = ("usr_a", "usr_b"),
+    **kw: Any,
 ) -> WebhookEvent:
     values: dict[str, Any] = {
         "id": event_id,
@@ -89,35 +99,39 @@ def an_event(
         "transfer_id": "tr_1",
         "owner_ids": owners,
         "data": {"id": "tr_1", "amount": 1250, "currency": "USD", "metadata": {"k": "v"}},
-        "created_at": T0,
+        "created_at": at,
     }
     values.update(kw)
     return WebhookEvent(**values)
 
 
 def a_delivery(
+    event_at: datetime,
     delivery_id: str = "del_1",
     event_id: str = "evt_1",
     endpoint_id: str = "we_1",
-    at: datetime = T0,
+    at: datetime | None = None,
 ) -> Delivery:
+    """A delivery of an event created at `event_at`, opened at `at` (by default, then too)."""
     return open_delivery(
         delivery_id=delivery_id,
         event_id=event_id,
         event_type="transfer.completed",
         endpoint_id=endpoint_id,
         owner_id="usr_a",
-        event_created_at=T0,
+        event_created_at=event_at,
         traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
-        now=at,
+        now=event_at if at is None else at,
     )
 
 
 # ---------------------------------------------------------------- endpoints
 
 
-async def test_an_endpoint_reads_back_unchanged_and_only_for_its_owner(endpoints: Any) -> None:
-    endpoint = rotate_secret(an_endpoint(), T0, timedelta(hours=24))
+async def test_an_endpoint_reads_back_unchanged_and_only_for_its_owner(
+    endpoints: Any, now: datetime
+) -> None:
+    endpoint = rotate_secret(an_endpoint(now), now, timedelta(hours=24))
     await endpoints.add(endpoint)
     assert await endpoints.get("we_1") == endpoint
     assert await endpoints.get("we_1", "usr_a") == endpoint
@@ -125,61 +139,63 @@ async def test_an_endpoint_reads_back_unchanged_and_only_for_its_owner(endpoints
     assert await endpoints.get("we_nope") is None
 
 
-async def test_an_edit_from_a_stale_read_is_refused(endpoints: Any) -> None:
-    endpoint = an_endpoint()
+async def test_an_edit_from_a_stale_read_is_refused(endpoints: Any, now: datetime) -> None:
+    endpoint = an_endpoint(now)
     await endpoints.add(endpoint)
-    edited = change_endpoint(endpoint, T0, description="new")
+    edited = change_endpoint(endpoint, now, description="new")
     assert await endpoints.compare_and_set(edited, endpoint.version)
     assert not await endpoints.compare_and_set(edited, endpoint.version)
     assert (await endpoints.get("we_1")).description == "new"
 
 
 async def test_a_failure_mark_bumps_the_version_so_a_stale_edit_cannot_erase_it(
-    endpoints: Any,
+    endpoints: Any, now: datetime
 ) -> None:
-    endpoint = an_endpoint()
+    endpoint = an_endpoint(now)
     await endpoints.add(endpoint)
-    assert await endpoints.mark_failing("we_1", T0)
-    assert not await endpoints.mark_failing("we_1", T0 + timedelta(hours=1))
-    stale_edit = change_endpoint(endpoint, T0, description="x")
+    assert await endpoints.mark_failing("we_1", now)
+    assert not await endpoints.mark_failing("we_1", now + timedelta(hours=1))
+    stale_edit = change_endpoint(endpoint, now, description="x")
     assert not await endpoints.compare_and_set(stale_edit, endpoint.version)
     stored = await endpoints.get("we_1")
-    assert stored.failing_since == T0
-    assert not await endpoints.clear_failing("we_1", T0 + timedelta(seconds=1))
-    assert await endpoints.clear_failing("we_1", T0)
+    assert stored.failing_since == now
+    assert not await endpoints.clear_failing("we_1", now + timedelta(seconds=1))
+    assert await endpoints.clear_failing("we_1", now)
     assert (await endpoints.get("we_1")).failing_since is None
 
 
-async def test_disabling_happens_once_and_keeps_its_reason(endpoints: Any) -> None:
-    await endpoints.add(an_endpoint())
-    assert await endpoints.disable("we_1", DisabledReason.RECEIVER_GONE, T0)
-    assert not await endpoints.disable("we_1", DisabledReason.FAILING_TOO_LONG, T0)
+async def test_disabling_happens_once_and_keeps_its_reason(endpoints: Any, now: datetime) -> None:
+    await endpoints.add(an_endpoint(now))
+    assert await endpoints.disable("we_1", DisabledReason.RECEIVER_GONE, now)
+    assert not await endpoints.disable("we_1", DisabledReason.FAILING_TOO_LONG, now)
     stored = await endpoints.get("we_1")
     assert stored.status is EndpointStatus.DISABLED
     assert stored.disabled_reason is DisabledReason.RECEIVER_GONE
-    assert not await endpoints.disable("we_nope", DisabledReason.BY_OWNER, T0)
+    assert not await endpoints.disable("we_nope", DisabledReason.BY_OWNER, now)
 
 
 async def test_subscribers_are_the_enabled_endpoints_of_the_owners_that_want_the_type(
-    endpoints: Any,
+    endpoints: Any, now: datetime
 ) -> None:
-    await endpoints.add(an_endpoint("we_all", "usr_a", ("*",)))
-    await endpoints.add(an_endpoint("we_done", "usr_b", ("transfer.completed",)))
-    await endpoints.add(an_endpoint("we_failed", "usr_a", ("transfer.failed",)))
-    await endpoints.add(an_endpoint("we_stranger", "usr_c", ("*",)))
-    await endpoints.add(an_endpoint("we_off", "usr_a", ("*",)))
-    await endpoints.disable("we_off", DisabledReason.BY_OWNER, T0)
+    await endpoints.add(an_endpoint(now, "we_all", "usr_a", ("*",)))
+    await endpoints.add(an_endpoint(now, "we_done", "usr_b", ("transfer.completed",)))
+    await endpoints.add(an_endpoint(now, "we_failed", "usr_a", ("transfer.failed",)))
+    await endpoints.add(an_endpoint(now, "we_stranger", "usr_c", ("*",)))
+    await endpoints.add(an_endpoint(now, "we_off", "usr_a", ("*",)))
+    await endpoints.disable("we_off", DisabledReason.BY_OWNER, now)
     found = await endpoints.subscribed(["usr_a", "usr_b"], "transfer.completed")
     assert sorted(e.id for e in found) == ["we_all", "we_done"]
 
 
 async def test_endpoints_page_newest_first_within_one_second_and_delete_only_for_the_owner(
-    endpoints: Any,
+    endpoints: Any, now: datetime
 ) -> None:
-    # Milliseconds apart (the embedded store compares datetimes by the second), and one tie.
+    # Milliseconds apart (the embedded store compares datetimes by the second), and one tie; all
+    # within the second the test starts in.
+    second = now.replace(microsecond=0)
     for i in range(5):
-        await endpoints.add(an_endpoint(f"we_{i}", at=T0 + timedelta(milliseconds=i)))
-    await endpoints.add(an_endpoint("we_3b", at=T0 + timedelta(milliseconds=3)))
+        await endpoints.add(an_endpoint(second + timedelta(milliseconds=i), f"we_{i}"))
+    await endpoints.add(an_endpoint(second + timedelta(milliseconds=3), "we_3b"))
     seen: list[str] = []
     cursor = None
     while True:
@@ -196,26 +212,25 @@ async def test_endpoints_page_newest_first_within_one_second_and_delete_only_for
 # ---------------------------------------------------------------- events
 
 
-async def test_an_event_is_stored_once_and_the_first_copy_wins(events: Any) -> None:
-    first = an_event()
+async def test_an_event_is_stored_once_and_the_first_copy_wins(events: Any, now: datetime) -> None:
+    first = an_event(now)
     assert await events.add(first) == first
-    again = await events.add(an_event(created_at=T0 + timedelta(minutes=1)))
+    again = await events.add(an_event(now + timedelta(minutes=1)))
     assert again == first
     assert await events.get("evt_1") == first
 
 
-async def test_an_event_is_visible_only_to_the_owners_it_touches(events: Any) -> None:
-    await events.add(an_event())
+async def test_an_event_is_visible_only_to_the_owners_it_touches(
+    events: Any, now: datetime
+) -> None:
+    await events.add(an_event(now))
     assert await events.get("evt_1", "usr_b") is not None
     assert await events.get("evt_1", "usr_c") is None
     for i in range(4):
         kind = "transfer.failed" if i % 2 else "transfer.created"
         await events.add(
             an_event(
-                f"evt_{i + 2}",
-                owners=("usr_a",),
-                type=kind,
-                created_at=T0 + timedelta(milliseconds=i + 1),
+                now + timedelta(milliseconds=i + 1), f"evt_{i + 2}", owners=("usr_a",), type=kind
             )
         )
     mine, _ = await events.page("usr_a", None, 10, None)
@@ -232,47 +247,62 @@ async def test_an_event_is_visible_only_to_the_owners_it_touches(events: Any) ->
 
 
 async def test_one_delivery_per_event_and_endpoint_even_when_opened_concurrently(
-    deliveries: Any,
+    deliveries: Any, now: datetime
 ) -> None:
-    stored = await asyncio.gather(*(deliveries.add(a_delivery(f"del_{i}")) for i in range(10)))
+    stored = await asyncio.gather(*(deliveries.add(a_delivery(now, f"del_{i}")) for i in range(10)))
     assert len({d.id for d in stored}) == 1
     assert await deliveries.get(stored[0].id) == stored[0]
     assert await deliveries.get(stored[0].id, "usr_a") == stored[0]
     assert await deliveries.get(stored[0].id, "usr_b") is None
-    other = await deliveries.add(a_delivery("del_x", endpoint_id="we_2"))
+    other = await deliveries.add(a_delivery(now, "del_x", endpoint_id="we_2"))
     assert other.id == "del_x"
 
 
-async def test_a_delivery_changes_once_per_version(deliveries: Any) -> None:
-    delivery = await deliveries.add(a_delivery())
-    again = replay(delivery, T0 + timedelta(seconds=5))
+async def test_a_delivery_changes_once_per_version(deliveries: Any, now: datetime) -> None:
+    delivery = await deliveries.add(a_delivery(now))
+    again = replay(delivery, now + timedelta(seconds=5))
     assert await deliveries.compare_and_set(again, delivery.version)
     assert not await deliveries.compare_and_set(again, delivery.version)
     assert await deliveries.get("del_1") == again
 
 
-async def test_overdue_lists_pending_deliveries_due_before_the_cut_off(deliveries: Any) -> None:
-    late = await deliveries.add(a_delivery("del_late", "evt_1"))
-    await deliveries.add(a_delivery("del_fresh", "evt_2", at=T0 + timedelta(minutes=5)))
-    done = await deliveries.add(a_delivery("del_done", "evt_3"))
+async def test_the_body_kept_at_opening_outlives_every_change(
+    deliveries: Any, now: datetime
+) -> None:
+    opened = a_delivery(now).model_copy(update={"body": '{"id":"evt_1","amount":1250}'})
+    await deliveries.add(opened)
+    again = replay(opened, now + timedelta(seconds=5))
+    assert await deliveries.compare_and_set(again, opened.version)
+    stored = await deliveries.get("del_1")
+    assert stored is not None and stored.body == '{"id":"evt_1","amount":1250}'
+
+
+async def test_overdue_lists_pending_deliveries_due_before_the_cut_off(
+    deliveries: Any, now: datetime
+) -> None:
+    late = await deliveries.add(a_delivery(now, "del_late", "evt_1"))
+    await deliveries.add(a_delivery(now, "del_fresh", "evt_2", at=now + timedelta(minutes=5)))
+    done = await deliveries.add(a_delivery(now, "del_done", "evt_3"))
     await deliveries.compare_and_set(
         done.model_copy(
             update={"status": DeliveryStatus.SUCCEEDED, "next_attempt_at": None, "version": 1}
         ),
         0,
     )
-    assert [d.id for d in await deliveries.overdue(T0 + timedelta(minutes=1), 10)] == [late.id]
+    assert [d.id for d in await deliveries.overdue(now + timedelta(minutes=1), 10)] == [late.id]
 
 
-async def test_attempts_are_kept_one_record_each_in_time_order(deliveries: Any) -> None:
-    await deliveries.add(a_delivery())
+async def test_attempts_are_kept_one_record_each_in_time_order(
+    deliveries: Any, now: datetime
+) -> None:
+    await deliveries.add(a_delivery(now))
     for n, status in enumerate((500, None, 200), start=1):
         await deliveries.record_attempt(
             Attempt(
                 id=f"att_{n}",
                 delivery_id="del_1",
                 number=n,
-                at=T0 + timedelta(seconds=n),
+                at=now + timedelta(seconds=n),
                 status_code=status,
                 duration_ms=10 * n,
                 error=None if status else "ConnectError: refused",
@@ -286,10 +316,12 @@ async def test_attempts_are_kept_one_record_each_in_time_order(deliveries: Any) 
 
 
 async def test_deliveries_of_an_endpoint_page_newest_first_filtered_by_status(
-    deliveries: Any,
+    deliveries: Any, now: datetime
 ) -> None:
     for i in range(5):
-        await deliveries.add(a_delivery(f"del_{i}", f"evt_{i}", at=T0 + timedelta(milliseconds=i)))
+        await deliveries.add(
+            a_delivery(now, f"del_{i}", f"evt_{i}", at=now + timedelta(milliseconds=i))
+        )
     first = await deliveries.get("del_1")
     await deliveries.compare_and_set(
         first.model_copy(update={"status": DeliveryStatus.FAILED, "version": 1}), 0
@@ -301,3 +333,25 @@ async def test_deliveries_of_an_endpoint_page_newest_first_filtered_by_status(
     failed, _ = await deliveries.page("we_1", DeliveryStatus.FAILED, 10, None)
     assert [d.id for d in failed] == ["del_1"]
     assert (await deliveries.page("we_other", None, 10, None))[0] == []
+
+
+async def test_an_endpoint_changed_by_one_process_is_seen_at_once_by_another(
+    mongo_db: Any, redis_client: Any, unique: str, now: datetime
+) -> None:
+    await init_beanie(database=mongo_db, document_models=DOCUMENT_MODELS)
+    key = f"test{unique}:endpoints-generation"
+    service = CachedEndpointStore(
+        MongoEndpointStore(mongo_db["webhook_endpoints"]), redis_client, key
+    )
+    worker = CachedEndpointStore(
+        MongoEndpointStore(mongo_db["webhook_endpoints"]), redis_client, key
+    )
+    assert await worker.subscribed(["usr_a"], "transfer.completed") == []  # remembered
+    endpoint = an_endpoint(now)
+    await service.add(endpoint)
+    assert [e.id for e in await worker.subscribed(["usr_a"], "transfer.completed")] == ["we_1"]
+    assert (await worker.get("we_1")) is not None
+    assert await service.disable("we_1", DisabledReason.RECEIVER_GONE, now)
+    assert await worker.subscribed(["usr_a"], "transfer.completed") == []
+    found = await worker.get("we_1")
+    assert found is not None and not found.enabled

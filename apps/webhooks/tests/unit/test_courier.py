@@ -121,6 +121,31 @@ async def test_a_successful_attempt_is_signed_recorded_and_settles_the_delivery(
     assert [(a.number, a.status_code) for a in attempts] == [(1, 200)]
 
 
+async def test_an_attempt_sends_the_body_kept_with_the_delivery_without_reading_the_event(
+    world: World,
+) -> None:
+    kept = b'{"id":"evt_2","type":"transfer.completed","data":{"id":"tr_2","amount":7}}'
+    await world.deliveries.add(
+        open_delivery(
+            delivery_id="del_2",
+            event_id="evt_2",  # not in the event store: only the kept body can be sent
+            event_type="transfer.completed",
+            endpoint_id="we_1",
+            owner_id="usr_a",
+            event_created_at=world.clock(),
+            traceparent=None,
+            now=world.clock(),
+            body=kept.decode(),
+        )
+    )
+    assert await world.courier.attempt("del_2") is None
+    _, headers, body = world.sender.sent[-1]
+    assert body == kept
+    assert headers["webhook-id"] == "evt_2"
+    delivery = await world.deliveries.get("del_2")
+    assert delivery is not None and delivery.status is DeliveryStatus.SUCCEEDED
+
+
 async def test_a_failed_attempt_asks_for_a_retry_and_marks_the_endpoint_failing(
     world: World,
 ) -> None:

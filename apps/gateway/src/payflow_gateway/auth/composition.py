@@ -18,6 +18,7 @@ from payflow_gateway.auth.refresh_tokens import (
     RefreshTokenDocument,
     RevokedFamilyDocument,
 )
+from payflow_gateway.auth.remembered_users import RememberedUserStore
 from payflow_gateway.auth.sessions import Sessions
 from payflow_gateway.auth.tokens import TokenCodec
 from payflow_gateway.auth.users import MongoUserStore, UserDocument
@@ -33,7 +34,9 @@ async def compose_auth(runtime: ServiceRuntime) -> AsyncIterator[None]:
     settings = runtime.settings
     assert isinstance(settings, GatewaySettings)
     wallets: WalletComponents = runtime.components[WALLETS]
-    users = MongoUserStore()
+    users = RememberedUserStore(
+        MongoUserStore(), runtime.redis, settings.streams.key("user-generation")
+    )
     api_key_store = MongoApiKeyStore()
     hasher = await PasswordHasher.create(settings.bcrypt_rounds)
     codec = TokenCodec(

@@ -29,6 +29,22 @@ class Wallet:
 
 
 @dataclass(frozen=True)
+class WalletFacts:
+    """What never changes about a wallet once it is opened: safe to keep as long as we like."""
+
+    id: str
+    owner_id: str
+    currency: str
+
+    def is_owned_by(self, user_id: str) -> bool:
+        return self.owner_id == user_id
+
+
+def facts_of(wallet: Wallet) -> WalletFacts:
+    return WalletFacts(wallet.id, wallet.owner_id, wallet.currency)
+
+
+@dataclass(frozen=True)
 class LedgerEntry:
     id: str
     transfer_id: str | None

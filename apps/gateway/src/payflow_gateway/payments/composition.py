@@ -12,10 +12,13 @@ from payflow_gateway.modules import GatewayModule
 from payflow_gateway.payments.idempotency_store import (
     IdempotencyRecordDocument,
     MongoIdempotencyStore,
+    RedisIdempotencyStore,
 )
+from payflow_gateway.payments.live_transfers import LiveTransfers
 from payflow_gateway.payments.operations_api import admin_router, sandbox_router
 from payflow_gateway.payments.services import HttpPaymentServices
 from payflow_gateway.payments.transfers_api import router as transfers_router
+from payflow_gateway.settings import GatewaySettings
 from payflow_service import ServiceRuntime
 
 PAYMENT_DOCUMENTS: list[type[Document]] = [IdempotencyRecordDocument]
@@ -31,12 +34,20 @@ async def compose_payments(runtime: ServiceRuntime) -> AsyncIterator[None]:
     wallet = runtime.client_for("wallet")
     ledger = runtime.client_for("ledger")
     runtime.components["payment_services"] = HttpPaymentServices(orchestrator, wallet, ledger)
-    runtime.components["idempotency_store"] = MongoIdempotencyStore(
-        IdempotencyRecordDocument.get_pymongo_collection()
+    settings = runtime.settings
+    assert isinstance(settings, GatewaySettings)
+    runtime.components["idempotency_store"] = (
+        RedisIdempotencyStore(runtime.redis, settings.streams.prefix)
+        if settings.idempotency_store == "redis"
+        else MongoIdempotencyStore(IdempotencyRecordDocument.get_pymongo_collection())
     )
+    live = LiveTransfers(runtime.redis, runtime.settings.streams.transfer_channel(""))
+    runtime.components["live_transfers"] = live
+    live.start()
     try:
         yield
     finally:
+        await live.stop()
         for client in (orchestrator, wallet, ledger):
             await client.aclose()
 

@@ -1,8 +1,10 @@
-"""Idempotency records: one document per (user, key), claimed by a unique insert and settled
-by compare-and-set. A protocol, its MongoDB adapter and an in-memory twin."""
+"""Idempotency records, one per (user, key): a protocol, its Redis adapter (the default: one
+atomic script per step), its MongoDB adapter (a unique insert settled by compare-and-set) and an
+in-memory twin; all three pass one contract suite."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,3 +164,105 @@ class InMemoryIdempotencyStore:
         record = self._records.get(record_id)
         if record is not None and record["state"] == "in_progress" and record["token"] == token:
             del self._records[record_id]
+
+
+# ---------------------------------------------------------------- Redis
+
+# One record is one hash; each operation is one atomic script, so no two requests can both see
+# the key free. Times are epoch milliseconds passed by the caller (the gateway's clock), compared
+# as numbers; the key also expires in Redis at the record's `expires_at`, so memory stays bounded.
+_CLAIM = """
+local now = tonumber(ARGV[2])
+local rec = redis.call('HGETALL', KEYS[1])
+if #rec > 0 then
+  local r = {}
+  for i = 1, #rec, 2 do r[rec[i]] = rec[i + 1] end
+  if tonumber(r.expires_at) > now then
+    if r.fingerprint ~= ARGV[1] then return {'mismatch'} end
+    if r.state == 'completed' then return {'replay', r.status, r.body} end
+    if tonumber(r.locked_until) > now then return {'in_progress'} end
+    redis.call('HSET', KEYS[1], 'locked_until', now + tonumber(ARGV[3]), 'token', ARGV[5])
+    return {'claimed'}
+  end
+  redis.call('DEL', KEYS[1])
+end
+local expires_at = now + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'state', 'in_progress', 'token', ARGV[5],
+  'locked_until', now + tonumber(ARGV[3]), 'expires_at', expires_at)
+redis.call('PEXPIREAT', KEYS[1], expires_at)
+return {'claimed'}
+"""
+
+_COMPLETE = """
+if redis.call('HGET', KEYS[1], 'state') == 'in_progress'
+   and redis.call('HGET', KEYS[1], 'token') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'state', 'completed', 'status', ARGV[2], 'body', ARGV[3])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'state') == 'in_progress'
+   and redis.call('HGET', KEYS[1], 'token') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class RedisIdempotencyStore:
+    """Idempotency records in Redis: no document-store command on the path of a payment.
+
+    What a lost Redis record costs is bounded by the orchestrator, which keeps one transfer per
+    (user, key) in its own store: a retry after the loss finds that transfer again (never a
+    second one), answered as it stands rather than as a byte-for-byte replay."""
+
+    def __init__(self, redis: Any, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._claim = redis.register_script(_CLAIM)
+        self._complete = redis.register_script(_COMPLETE)
+        self._release = redis.register_script(_RELEASE)
+
+    def _key(self, record_id: str) -> str:
+        return f"{self._prefix}:idempotency:{record_id}"
+
+    async def claim(
+        self, record_id: str, fingerprint: str, now: datetime, lock_for: timedelta, ttl: timedelta
+    ) -> Claim:
+        token = secrets.token_hex(8)
+        answer = await self._claim(
+            keys=[self._key(record_id)],
+            args=[
+                fingerprint,
+                _millis(now),
+                int(lock_for.total_seconds() * 1000),
+                int(ttl.total_seconds() * 1000),
+                token,
+            ],
+        )
+        verdict = _text(answer[0])
+        if verdict == "claimed":
+            return Claimed(token)
+        if verdict == "replay":
+            return Replay(int(answer[1]), json.loads(answer[2]))
+        if verdict == "mismatch":
+            return Mismatch()
+        return InProgress()
+
+    async def complete(self, record_id: str, token: str, status: int, body: Any) -> None:
+        await self._complete(
+            keys=[self._key(record_id)],
+            args=[token, status, json.dumps(body, separators=(",", ":"))],
+        )
+
+    async def release(self, record_id: str, token: str) -> None:
+        await self._release(keys=[self._key(record_id)], args=[token])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

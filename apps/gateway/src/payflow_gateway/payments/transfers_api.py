@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -14,8 +13,9 @@ from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from payflow_gateway.auth.dependencies import CurrentUser
-from payflow_gateway.payments.deps import Idempotency, Services, Settings, Wallets
+from payflow_gateway.payments.deps import Idempotency, Live, Services, Settings, Wallets
 from payflow_gateway.payments.idempotent import run_idempotently
+from payflow_gateway.payments.live_transfers import LiveTransfers
 from payflow_gateway.payments.schemas import TopUpCreate, TransferCreate, problems
 from payflow_service import ProblemError
 from payflow_settings import ServiceSettings
@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["transfers"])
 
 TERMINAL = frozenset({"completed", "failed"})
 MAX_WAIT_S = 10.0
+SSE_QUIET_READ_S = 2.0
 
 
 def public_transfer(internal: dict[str, Any]) -> dict[str, Any]:
@@ -77,25 +78,26 @@ def _wait_seconds(request: Request) -> float:
 
 
 async def _answer(
-    services: Services, transfer: dict[str, Any], wait: float
+    services: Services, live: LiveTransfers, transfer: dict[str, Any], wait: float
 ) -> tuple[int, dict[str, Any]]:
     """202 with the saga as it stands; with `Prefer: wait=N`, 200 once terminal within N s."""
     if not wait:
         return 202, public_transfer(transfer)
-    transfer = await _await_terminal(services, transfer, wait)
+    transfer = await _await_terminal(services, live, transfer, wait)
     return (200 if transfer["status"] in TERMINAL else 202), public_transfer(transfer)
 
 
 async def _await_terminal(
-    services: Services, transfer: dict[str, Any], seconds: float
+    services: Services, live: LiveTransfers, transfer: dict[str, Any], seconds: float
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while transfer["status"] not in TERMINAL and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        latest = await services.transfer(transfer["id"])
-        if latest is not None:
-            transfer = latest
-    return transfer
+    """Woken by the orchestrator's live notice; one read at the end covers a lost notice."""
+    if transfer["status"] in TERMINAL:
+        return transfer
+    heard = await live.terminal(transfer["id"], seconds)
+    if heard is not None:
+        return heard
+    latest = await services.transfer(transfer["id"])
+    return latest if latest is not None else transfer
 
 
 @router.post(
@@ -112,6 +114,7 @@ async def create_transfer(
     wallets: Wallets,
     idempotency: Idempotency,
     settings: Settings,
+    live: Live,
 ) -> JSONResponse:
     _check_amount(body.amount, settings)
     _check_currency(body.currency, settings)
@@ -121,8 +124,8 @@ async def create_transfer(
 
     async def work() -> tuple[int, dict[str, Any]]:
         source, destination = await asyncio.gather(
-            wallets.directory.wallet(body.source_wallet_id),
-            wallets.directory.wallet(body.destination_wallet_id),
+            wallets.directory.facts(body.source_wallet_id),
+            wallets.directory.facts(body.destination_wallet_id),
         )
         if source is None or not source.is_owned_by(user.id):
             raise _wallet_not_found()
@@ -148,7 +151,7 @@ async def create_transfer(
                 "owner_ids": [user.id, destination.owner_id],
             }
         )
-        return await _answer(services, transfer, wait)
+        return await _answer(services, live, transfer, wait)
 
     return await run_idempotently(request, idempotency, user.id, body.model_dump(mode="json"), work)
 
@@ -169,6 +172,7 @@ async def create_top_up(
     wallets: Wallets,
     idempotency: Idempotency,
     settings: Settings,
+    live: Live,
 ) -> JSONResponse:
     if settings.is_production:
         raise ProblemError(404, "not_found", "Not found.")
@@ -176,7 +180,7 @@ async def create_top_up(
     wait = _wait_seconds(request)
 
     async def work() -> tuple[int, dict[str, Any]]:
-        wallet = await wallets.directory.wallet(wallet_id)
+        wallet = await wallets.directory.facts(wallet_id)
         if wallet is None or not wallet.is_owned_by(user.id):
             raise _wallet_not_found()
         transfer = await services.start_transfer(
@@ -192,7 +196,7 @@ async def create_top_up(
                 "owner_ids": [user.id],
             }
         )
-        return await _answer(services, transfer, wait)
+        return await _answer(services, live, transfer, wait)
 
     return await run_idempotently(
         request, idempotency, user.id, {"wallet_id": wallet_id, **body.model_dump()}, work
@@ -212,6 +216,7 @@ async def refund_transfer(
     services: Services,
     wallets: Wallets,
     idempotency: Idempotency,
+    live: Live,
 ) -> JSONResponse:
     """Only the recipient may refund, only a completed transfer, and at most once: asking again
     answers with the refund already made. A refund the recipient cannot fund fails like a
@@ -220,7 +225,7 @@ async def refund_transfer(
 
     async def work() -> tuple[int, dict[str, Any]]:
         original = await _owned_transfer(services, transfer_id, user.id)
-        recipient_wallet = await wallets.directory.wallet(original["destination_wallet_id"])
+        recipient_wallet = await wallets.directory.facts(original["destination_wallet_id"])
         if recipient_wallet is None or not recipient_wallet.is_owned_by(user.id):
             raise ProblemError(
                 422, "transfer_not_refundable", "Only the recipient of a transfer can refund it."
@@ -246,7 +251,7 @@ async def refund_transfer(
                 "refund_of": transfer_id,
             }
         )
-        return await _answer(services, refund, wait)
+        return await _answer(services, live, refund, wait)
 
     return await run_idempotently(request, idempotency, user.id, {"refund": transfer_id}, work)
 
@@ -294,40 +299,32 @@ async def list_transfers(
     summary="Server-sent events of the transfer's state changes until it is terminal",
 )
 async def stream_transfer(
-    transfer_id: str, request: Request, user: CurrentUser, services: Services
+    transfer_id: str, user: CurrentUser, services: Services, live: Live
 ) -> EventSourceResponse:
     first = await _owned_transfer(services, transfer_id, user.id)
-    runtime = request.app.state.runtime
-    channel = runtime.settings.streams.transfer_channel(transfer_id)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         last_state = first["state"]
         yield {"event": "transfer", "data": json.dumps(public_transfer(first))}
         if first["status"] in TERMINAL:
             return
-        pubsub = runtime.redis.pubsub()
-        await pubsub.subscribe(channel)
-        try:
-            # Pub/Sub may drop a message (it is at most once), so a periodic read of the
-            # transfer fills any gap; the stream ends once the transfer is terminal.
-            last_poll = time.monotonic()
+        with live.listen(transfer_id) as notices:
+            # Pub/Sub may drop a notice (it is at most once), so a read of the transfer after
+            # a quiet spell fills any gap; the stream ends once the transfer is terminal.
+            view: dict[str, Any] | None = live.finished(transfer_id)
             while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                view: dict[str, Any] | None = None
-                if message and message.get("type") == "message":
-                    view = json.loads(message["data"])
-                elif time.monotonic() - last_poll > 2:
-                    last_poll = time.monotonic()
-                    latest = await services.transfer(transfer_id)
-                    view = public_transfer(latest) if latest else None
-                if view is None or view["state"] == last_state:
-                    continue
-                last_state = view["state"]
-                yield {"event": "transfer", "data": json.dumps(view)}
-                if view["status"] in TERMINAL:
-                    return
-        finally:
-            await pubsub.unsubscribe(channel)
-            await pubsub.aclose()
+                if view is None:
+                    try:
+                        async with asyncio.timeout(SSE_QUIET_READ_S):
+                            view = await notices.get()
+                    except TimeoutError:
+                        latest = await services.transfer(transfer_id)
+                        view = public_transfer(latest) if latest else None
+                if view is not None and view["state"] != last_state:
+                    last_state = view["state"]
+                    yield {"event": "transfer", "data": json.dumps(public_transfer(view))}
+                    if view["status"] in TERMINAL:
+                        return
+                view = None
 
     return EventSourceResponse(events(), ping=15)

@@ -10,7 +10,7 @@ import httpx
 
 from payflow_contracts import new_id
 from payflow_gateway.domain.pages import Page
-from payflow_gateway.domain.wallets import Wallet, WalletStatus
+from payflow_gateway.domain.wallets import Wallet, WalletFacts, WalletStatus, facts_of
 from payflow_gateway.internal_http import call_service, refusal
 from payflow_service import ProblemError
 
@@ -18,6 +18,10 @@ from payflow_service import ProblemError
 class WalletDirectory(Protocol):
     async def open_wallet(self, owner_id: str, currency: str) -> Wallet: ...
     async def wallet(self, wallet_id: str) -> Wallet | None: ...
+    async def facts(self, wallet_id: str) -> WalletFacts | None:
+        """Owner and currency, which never change: answered from memory once seen."""
+        ...
+
     async def wallets_of(self, owner_id: str, limit: int, cursor: str | None) -> Page[Wallet]: ...
     async def freeze(self, wallet_id: str) -> Wallet: ...
     async def unfreeze(self, wallet_id: str) -> Wallet: ...
@@ -36,8 +40,25 @@ def wallet_from_json(body: dict[str, Any]) -> Wallet:
 
 
 class HttpWalletDirectory:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, facts_capacity: int = 100_000) -> None:
         self._client = client
+        # A wallet's owner and currency are fixed at opening, so a remembered answer is never
+        # stale; unknown ids are not remembered (the wallet may be opened a moment later).
+        self._facts: dict[str, WalletFacts] = {}
+        self._facts_capacity = facts_capacity
+
+    def _remember(self, wallet: Wallet) -> Wallet:
+        if len(self._facts) >= self._facts_capacity:
+            self._facts.pop(next(iter(self._facts)))  # the oldest entry: bounded memory
+        self._facts[wallet.id] = facts_of(wallet)
+        return wallet
+
+    async def facts(self, wallet_id: str) -> WalletFacts | None:
+        known = self._facts.get(wallet_id)
+        if known is not None:
+            return known
+        wallet = await self.wallet(wallet_id)
+        return facts_of(wallet) if wallet is not None else None
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await call_service(self._client, "wallet", method, path, **kwargs)
@@ -48,7 +69,7 @@ class HttpWalletDirectory:
         )
         if response.status_code not in (200, 201):
             raise refusal(response)
-        return wallet_from_json(response.json())
+        return self._remember(wallet_from_json(response.json()))
 
     async def wallet(self, wallet_id: str) -> Wallet | None:
         response = await self._call("GET", f"/internal/wallets/{wallet_id}")
@@ -56,7 +77,7 @@ class HttpWalletDirectory:
             return None
         if response.status_code != 200:
             raise refusal(response)
-        return wallet_from_json(response.json())
+        return self._remember(wallet_from_json(response.json()))
 
     async def wallets_of(self, owner_id: str, limit: int, cursor: str | None) -> Page[Wallet]:
         params: dict[str, Any] = {"owner_id": owner_id, "limit": limit}
@@ -93,6 +114,10 @@ class InMemoryWalletDirectory:
 
     async def wallet(self, wallet_id: str) -> Wallet | None:
         return self._wallets.get(wallet_id)
+
+    async def facts(self, wallet_id: str) -> WalletFacts | None:
+        found = self._wallets.get(wallet_id)
+        return facts_of(found) if found is not None else None
 
     async def wallets_of(self, owner_id: str, limit: int, cursor: str | None) -> Page[Wallet]:
         mine = sorted(

@@ -10,7 +10,7 @@ guard fails changes nothing, and the caller reads again and decides again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -94,6 +94,17 @@ class WalletChange:
 
     balance_delta: int
     marks: Mapping[str, Verdict]
+
+
+def applied(wallet: Wallet, change: WalletChange) -> Wallet:
+    """The wallet as a successful guarded write of `change` leaves it (the store's clock sets
+    `updated_at`, which no decision reads)."""
+    return replace(
+        wallet,
+        balance=wallet.balance + change.balance_delta,
+        version=wallet.version + 1,
+        marks={**wallet.marks, **change.marks},
+    )
 
 
 @dataclass(frozen=True)

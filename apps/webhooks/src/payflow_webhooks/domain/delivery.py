@@ -52,6 +52,9 @@ class Delivery(BaseModel):
     updated_at: datetime
     succeeded_at: datetime | None = None
     version: int = 0
+    body: str | None = None
+    """The signed body, fixed when the delivery is opened: an attempt sends it without reading
+    the event again (None on deliveries opened before it was kept here)."""
 
     @property
     def is_pending(self) -> bool:
@@ -135,6 +138,7 @@ def open_delivery(
     event_created_at: datetime,
     traceparent: str | None,
     now: datetime,
+    body: str | None = None,
 ) -> Delivery:
     return Delivery(
         id=delivery_id,
@@ -147,6 +151,7 @@ def open_delivery(
         traceparent=traceparent,
         created_at=now,
         updated_at=now,
+        body=body,
     )
 
 

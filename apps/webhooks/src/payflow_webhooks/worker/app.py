@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from payflow_observability.store_metrics import as_upkeep
 from payflow_service import ServiceRuntime, create_service_app
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
 from payflow_webhooks.settings import WebhooksSettings
@@ -29,7 +30,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
         streams = settings.streams
-        stores = mongo_stores()
+        stores = mongo_stores(runtime.redis, settings.streams.key("webhook-endpoints-generation"))
         guard = UrlGuard(allow_private=settings.private_urls_allowed, resolver=SystemResolver())
         # trust_env=False: no proxy from the environment gets to see or redirect deliveries.
         client = httpx.AsyncClient(
@@ -56,7 +57,8 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         stop = asyncio.Event()
         worker.start()
         sweeper_task = asyncio.create_task(
-            sweeper.run(settings.webhook_sweeper_interval_s, stop), name="delivery-sweeper"
+            as_upkeep(sweeper.run(settings.webhook_sweeper_interval_s, stop)),
+            name="delivery-sweeper",
         )
         try:
             yield

@@ -84,18 +84,20 @@ class WebhookCourier:
         if endpoint is None or not endpoint.enabled:
             reason = "the endpoint was deleted" if endpoint is None else "the endpoint is disabled"
             return await self._abandon(delivery, now, reason)
-        event = await self._events.get(delivery.event_id)
-        if event is None:
-            return await self._abandon(delivery, now, "the event is missing")
-
-        body = delivery_body(event)
+        if delivery.body is not None:
+            body = delivery.body.encode()
+        else:
+            event = await self._events.get(delivery.event_id)
+            if event is None:
+                return await self._abandon(delivery, now, "the event is missing")
+            body = delivery_body(event)
         headers = delivery_headers(
-            endpoint.signing_secrets(now), event.id, int(now.timestamp()), body
+            endpoint.signing_secrets(now), delivery.event_id, int(now.timestamp()), body
         )
         span.set_attributes(
             {
                 "payflow.delivery_id": delivery.id,
-                "payflow.event_id": event.id,
+                "payflow.event_id": delivery.event_id,
                 "payflow.endpoint_id": endpoint.id,
                 "payflow.webhook.attempt": delivery.attempt_count + 1,
             }
