@@ -9,6 +9,7 @@ TOOLS := .payflow/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench diagram clean
 
@@ -16,6 +17,7 @@ help:
 	@echo "make run    install everything, start every service on embedded stores (Ctrl-C stops all)"
 	@echo "make test   install everything, run the whole test suite"
 	@echo "make lint | typecheck | bench | diagram | clean"
+	@echo "make bench BENCH_ARGS=\"--transfers 500 --concurrency 10\"   (see: make bench BENCH_ARGS=--help)"
 
 $(TOOLS)/bin/uv:
 	@command -v uv >/dev/null 2>&1 || { \
@@ -50,7 +52,7 @@ typecheck: install
 	$(RUN) mypy
 
 bench: install
-	$(RUN) python -m payflow_testing.bench
+	$(RUN) python -m payflow_testing.bench $(BENCH_ARGS)
 
 diagram: install
 	$(RUN) python -m payflow_orchestrator.domain.diagram > docs/saga-diagram.md
