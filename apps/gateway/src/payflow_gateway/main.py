@@ -5,9 +5,12 @@ The public API is a list of modules; a new slice of it is one more line in `gate
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.middleware import Middleware
 
 from payflow_gateway.auth.composition import auth_module
+from payflow_gateway.body_limit import BodyLimitMiddleware
+from payflow_gateway.ids import check_path_ids
 from payflow_gateway.modules import GatewayModule, compose_modules
 from payflow_gateway.payments.composition import payments_module
 from payflow_gateway.problems import document_problems
@@ -40,11 +43,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         service="gateway",
         settings=settings,
         document_models=[doc for module in modules for doc in module.documents],
-        routers=[router for module in modules for router in module.routers],
+        routers=[with_checked_ids(router) for module in modules for router in module.routers],
         compose=compose_modules(modules),
         title="PayFlow API",
         description=DESCRIPTION,
         public=True,
     )
     document_problems(app)
+    # Innermost, inside the request context, so that a 413 carries the request id and is logged.
+    app.user_middleware.append(
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    )
     return app
+
+
+def with_checked_ids(router: APIRouter) -> APIRouter:
+    """The router's routes, answering 404 for a path id of the wrong shape before anything else."""
+    checked = APIRouter(dependencies=[Depends(check_path_ids)])
+    checked.include_router(router)
+    return checked

@@ -32,6 +32,9 @@ class GatewaySettings(ServiceSettings):
 
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
 
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Request bodies above this many bytes are refused with 413 before they are read."""
+
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
 

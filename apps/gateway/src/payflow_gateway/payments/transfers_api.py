@@ -6,11 +6,11 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sse_starlette.sse import EventSourceResponse
 
 from payflow_gateway.auth.dependencies import CurrentUser
@@ -269,8 +269,8 @@ async def list_transfers(
     services: Services,
     status: Annotated[str | None, Query(pattern="^(pending|processing|completed|failed)$")] = None,
     wallet_id: str | None = None,
-    created_gte: datetime | None = None,
-    created_lte: datetime | None = None,
+    created_gte: AwareDatetime | None = None,
+    created_lte: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
