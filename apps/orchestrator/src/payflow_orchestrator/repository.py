@@ -90,6 +90,12 @@ class TransferDocument(Document):
             IndexModel([("owner_ids", ASCENDING), ("position", DESCENDING)], name="by_owner"),
             IndexModel([("state", ASCENDING), ("step_deadline", ASCENDING)], name="by_deadline"),
             IndexModel([("position", DESCENDING)], name="by_position"),
+            IndexModel(
+                [("refund_of", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"refund_of": {"$type": "string"}},
+                name="one_refund_per_transfer",
+            ),
         ]
 
 
