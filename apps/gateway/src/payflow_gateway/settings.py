@@ -11,6 +11,8 @@ from payflow_settings.base import SettingsError
 
 # HS256 needs a key at least as long as its hash output (RFC 7518 section 3.2).
 MIN_JWT_SECRET_BYTES = 32
+# OWASP's floor for bcrypt; each step doubles the work of a guess (and of a login).
+MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 
 
 class GatewaySettings(ServiceSettings):
@@ -31,9 +33,14 @@ class GatewaySettings(ServiceSettings):
     jwt_refresh_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    """Cost of password hashes; production refuses less than 10 (tests use 4 for speed)."""
 
     max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
     """Request bodies above this many bytes are refused with 413 before they are read."""
+
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serves the Prometheus metrics on this port too; in production only there, never on the
+    public port (keep this one off the public network)."""
 
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
@@ -61,6 +68,15 @@ class GatewaySettings(ServiceSettings):
         if bool(self.bootstrap_admin_email) != bool(self.bootstrap_admin_password):
             raise SettingsError(
                 "set both PAYFLOW_BOOTSTRAP_ADMIN_EMAIL and PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD, or neither"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _passwords_are_hashed_hard_enough(self) -> Self:
+        if self.is_production and self.bcrypt_rounds < MIN_PRODUCTION_BCRYPT_ROUNDS:
+            raise SettingsError(
+                f"PAYFLOW_BCRYPT_ROUNDS is {self.bcrypt_rounds}; production needs at least "
+                f"{MIN_PRODUCTION_BCRYPT_ROUNDS}"
             )
         return self
 
