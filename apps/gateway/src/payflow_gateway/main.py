@@ -11,9 +11,11 @@ from starlette.middleware import Middleware
 from payflow_gateway.auth.composition import auth_module
 from payflow_gateway.body_limit import BodyLimitMiddleware
 from payflow_gateway.ids import check_path_ids
+from payflow_gateway.metrics_port import metrics_module, without_public_metrics
 from payflow_gateway.modules import GatewayModule, compose_modules
 from payflow_gateway.payments.composition import payments_module
 from payflow_gateway.problems import document_problems
+from payflow_gateway.security_headers import SecurityHeadersMiddleware
 from payflow_gateway.settings import GatewaySettings
 from payflow_gateway.wallets.composition import wallets_module
 from payflow_gateway.webhooks.composition import webhooks_module
@@ -33,6 +35,7 @@ def gateway_modules() -> list[GatewayModule]:
         auth_module(),
         payments_module(),
         webhooks_module(),
+        metrics_module(),
     ]
 
 
@@ -54,6 +57,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.user_middleware.append(
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     )
+    # Outermost: every answer, the middlewares' own included, carries the headers.
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
+    if settings.is_production:
+        without_public_metrics(app)
     return app
 
 
