@@ -6,6 +6,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from payflow_gateway.auth.passwords import MAX_PASSWORD_BYTES
 from payflow_settings import ServiceSettings
 from payflow_settings.base import SettingsError
 
@@ -54,6 +55,8 @@ class GatewaySettings(ServiceSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = {**super().secrets_to_check(), "jwt_secret": self.jwt_secret}
+        if self.bootstrap_admin_password is not None:
+            checked["bootstrap_admin_password"] = self.bootstrap_admin_password
         for kid, secret in parse_previous_secrets(self.jwt_previous_secrets.get_secret_value()):
             checked[f"jwt_previous_secrets ({kid})"] = SecretStr(secret)
         return checked
@@ -69,6 +72,18 @@ class GatewaySettings(ServiceSettings):
             raise SettingsError(
                 "set both PAYFLOW_BOOTSTRAP_ADMIN_EMAIL and PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD, or neither"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _bootstrap_password_fits_bcrypt(self) -> Self:
+        # In production it is also checked like every secret (`secrets_to_check`).
+        if self.bootstrap_admin_password is not None:
+            size = len(self.bootstrap_admin_password.get_secret_value().encode())
+            if size > MAX_PASSWORD_BYTES:
+                raise SettingsError(
+                    f"PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD is {size} bytes; bcrypt uses at most "
+                    f"{MAX_PASSWORD_BYTES} (UTF-8), so choose a shorter one"
+                )
         return self
 
     @model_validator(mode="after")
