@@ -17,6 +17,8 @@ from payflow_gateway.payments.composition import payments_module
 from payflow_gateway.problems import document_problems
 from payflow_gateway.security_headers import SecurityHeadersMiddleware
 from payflow_gateway.settings import GatewaySettings
+from payflow_gateway.throttling.composition import throttling_module
+from payflow_gateway.throttling.middleware import RateLimitMiddleware
 from payflow_gateway.wallets.composition import wallets_module
 from payflow_gateway.webhooks.composition import webhooks_module
 from payflow_service import create_service_app
@@ -36,6 +38,7 @@ def gateway_modules() -> list[GatewayModule]:
         payments_module(),
         webhooks_module(),
         metrics_module(),
+        throttling_module(),
     ]
 
 
@@ -53,9 +56,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         public=True,
     )
     document_problems(app)
-    # Innermost, inside the request context, so that a 413 carries the request id and is logged.
-    app.user_middleware.append(
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    # Inside the request context, so that a 429 or a 413 carries the request id and is logged;
+    # a request over its rate limit is refused before its body is read.
+    app.user_middleware.extend(
+        [
+            Middleware(RateLimitMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes),
+        ]
     )
     # Outermost: every answer, the middlewares' own included, carries the headers.
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)

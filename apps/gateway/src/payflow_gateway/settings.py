@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+import limits
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from payflow_gateway.auth.passwords import MAX_PASSWORD_BYTES
 from payflow_settings import ServiceSettings
@@ -45,6 +46,48 @@ class GatewaySettings(ServiceSettings):
 
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
+
+    # Rate limits, in `limits` notation ("600/minute", or several: "30/minute;300/hour"), kept in
+    # Redis so that every gateway replica draws on the same budgets. The defaults stay out of the
+    # way of honest heavy use (a whole office behind one address, a busy integration); see
+    # docs/phases/PHASE-8-HARDENING.md.
+    rate_limits_enabled: bool = True
+    rate_limit_auth_per_ip: str = "1200/minute"
+    """Login, registration, refresh and logout from one client address."""
+    rate_limit_login_per_email: str = "30/minute;300/hour"
+    """Login attempts for one email, from all addresses together."""
+    rate_limit_money_per_principal: str = "600/minute"
+    """Transfers, top-ups and refunds by one user or API key."""
+    rate_limit_money_per_ip: str = "6000/minute"
+    rate_limit_reads_per_principal: str = "6000/minute"
+    """Every other /v1 request by one user or API key."""
+    rate_limit_reads_per_ip: str = "60000/minute"
+    login_lockout_after_failures: int = Field(default=5, ge=1)
+    """Failed logins in a row, for one email from one address, before the login is locked."""
+    login_lockout_base_s: float = Field(default=1.0, gt=0)
+    """The first lock; each further failure doubles it."""
+    login_lockout_max_s: float = Field(default=900.0, gt=0)
+    login_failures_forgotten_after_s: float = Field(default=900.0, gt=0)
+    max_streams_per_user: int = Field(default=10, ge=1)
+    """Transfer streams (server-sent events) one user may hold open at once."""
+
+    @field_validator(
+        "rate_limit_auth_per_ip",
+        "rate_limit_login_per_email",
+        "rate_limit_money_per_principal",
+        "rate_limit_money_per_ip",
+        "rate_limit_reads_per_principal",
+        "rate_limit_reads_per_ip",
+    )
+    @classmethod
+    def _is_limits_notation(cls, value: str) -> str:
+        try:
+            limits.parse_many(value)
+        except ValueError:
+            raise SettingsError(
+                f"{value!r} is not a rate limit such as '600/minute' or '30/minute;300/hour'"
+            ) from None
+        return value
 
     def signing_keys(self) -> dict[str, str]:
         """Every accepted `kid` and its secret, the current key first."""

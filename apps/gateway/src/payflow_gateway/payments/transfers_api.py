@@ -17,6 +17,7 @@ from payflow_gateway.auth.dependencies import CurrentUser
 from payflow_gateway.payments.deps import Idempotency, Services, Settings, Wallets
 from payflow_gateway.payments.idempotent import run_idempotently
 from payflow_gateway.payments.schemas import TopUpCreate, TransferCreate, problems
+from payflow_gateway.throttling.composition import Streams
 from payflow_service import ProblemError
 from payflow_settings import ServiceSettings
 
@@ -294,9 +295,10 @@ async def list_transfers(
     summary="Server-sent events of the transfer's state changes until it is terminal",
 )
 async def stream_transfer(
-    transfer_id: str, request: Request, user: CurrentUser, services: Services
+    transfer_id: str, request: Request, user: CurrentUser, services: Services, streams: Streams
 ) -> EventSourceResponse:
     first = await _owned_transfer(services, transfer_id, user.id)
+    lease = await streams.take(user.id)  # 429 too_many_streams past the cap
     runtime = request.app.state.runtime
     channel = runtime.settings.streams.transfer_channel(transfer_id)
 
@@ -330,4 +332,12 @@ async def stream_transfer(
             await pubsub.unsubscribe(channel)
             await pubsub.aclose()
 
-    return EventSourceResponse(events(), ping=15)
+    async def leased() -> AsyncIterator[dict[str, str]]:
+        try:
+            async for event in events():
+                yield event
+        finally:
+            if lease is not None:
+                await lease.release()
+
+    return EventSourceResponse(leased(), ping=15)
