@@ -21,7 +21,9 @@ from payflow_gateway.payments.idempotency_store import (
     Replay,
 )
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+# Today, not a fixed date: the store's TTL index deletes a record whose expiry has passed, so a
+# fixed date makes these tests fail once it is a day old.
+NOW = datetime.now(UTC).replace(microsecond=0)
 LOCK = timedelta(seconds=30)
 TTL = timedelta(hours=24)
 
