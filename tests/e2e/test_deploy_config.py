@@ -75,6 +75,9 @@ PROCESS_MODULES = {
     "webhooks-worker": "payflow_webhooks.worker",
 }
 INTERNAL_APIS = ("orchestrator", "wallet", "ledger", "webhooks")
+# The gateway's metrics live on a port of their own (PAYFLOW_METRICS_PORT), never exposed:
+# in production its public port serves no /metrics (docs/phases/PHASE-8-HARDENING.md).
+METRICS_PORTS = {**DEFAULT_PORTS, "gateway": 8100}
 REQUIRED_ALERTS = {
     "PayflowTransferFailureRateHigh",
     "PayflowWebhookFailureRateHigh",
@@ -316,9 +319,18 @@ def test_prometheus_scrapes_every_process_on_its_port() -> None:
         for job in config["scrape_configs"]
     }
     for name in PROCESS_MODULES:
-        assert targets[name] == [f"{name}:{DEFAULT_PORTS[name]}"], name
+        assert targets[name] == [f"{name}:{METRICS_PORTS[name]}"], name
     for rule_file in config["rule_files"]:
         assert (DEPLOY / "prometheus" / rule_file).is_file(), rule_file
+
+
+def test_the_gateway_metrics_port_is_where_prometheus_looks_and_is_never_published(
+    compose: dict[str, Any],
+) -> None:
+    gateway = compose["services"]["gateway"]
+    assert gateway["environment"]["PAYFLOW_METRICS_PORT"] == str(METRICS_PORTS["gateway"])
+    published = {str(entry).split(":")[-1] for entry in gateway["ports"]}
+    assert published == {str(DEFAULT_PORTS["gateway"])}
 
 
 def test_alert_rules_cover_the_required_alerts_with_operator_annotations(
@@ -429,7 +441,16 @@ def test_k8s_runs_each_process_as_a_deployment_behind_a_service(
         assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
         (container,) = pod["spec"]["containers"]
         assert container["command"] == ["python", "-m", module]
-        assert container["ports"] == [{"name": "http", "containerPort": port}]
+        metrics_port = METRICS_PORTS[name]
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(metrics_port)
+        if metrics_port == port:
+            assert container["ports"] == [{"name": "http", "containerPort": port}]
+        else:
+            assert container["ports"] == [
+                {"name": "http", "containerPort": port},
+                {"name": "metrics", "containerPort": metrics_port},
+            ]
+            assert {"name": "PAYFLOW_METRICS_PORT", "value": str(metrics_port)} in container["env"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         for source in container["envFrom"]:

@@ -32,7 +32,7 @@ def production(
         extra_env={
             "PAYFLOW_ENV": "production",
             "PAYFLOW_JWT_SECRET": secrets.token_urlsafe(48),
-            "PAYFLOW_BCRYPT_ROUNDS": "4",
+            "PAYFLOW_BCRYPT_ROUNDS": "10",  # the least production accepts
         },
     ) as stack:
         yield stack

@@ -17,7 +17,9 @@ _DESCRIPTIONS = {
     403: "An administrator route: `forbidden`",
     404: "Not found",
     409: "Conflict",
+    413: "The request body is over `PAYFLOW_MAX_REQUEST_BODY_BYTES`: `payload_too_large`",
     422: "The request is not valid: `validation_error` with `errors: [{loc, msg}]`",
+    429: "A rate limit is spent: `rate_limited`, with `Retry-After` and the `RateLimit` fields",
     503: "A service behind the gateway is unavailable: `service_unavailable`; retry",
 }
 
@@ -67,6 +69,8 @@ def document_problems(app: FastAPI) -> None:
                 # the gateway answers it as a problem document.
                 if "422" in responses:
                     responses["422"] = problem_responses(422)[422]
+                # Every /v1 route draws on a rate limit (docs/phases/PHASE-8-HARDENING.md).
+                responses.setdefault("429", problem_responses(429)[429])
         app.openapi_schema = schema
         return schema
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+import limits
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from payflow_gateway.auth.passwords import MAX_PASSWORD_BYTES
 from payflow_settings import ServiceSettings
 from payflow_settings.base import SettingsError
 
 # HS256 needs a key at least as long as its hash output (RFC 7518 section 3.2).
 MIN_JWT_SECRET_BYTES = 32
+# OWASP's floor for bcrypt; each step doubles the work of a guess (and of a login).
+MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 
 
 class GatewaySettings(ServiceSettings):
@@ -36,9 +40,59 @@ class GatewaySettings(ServiceSettings):
     jwt_refresh_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    """Cost of password hashes; production refuses less than 10 (tests use 4 for speed)."""
+
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Request bodies above this many bytes are refused with 413 before they are read."""
+
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serves the Prometheus metrics on this port too; in production only there, never on the
+    public port (keep this one off the public network)."""
 
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: SecretStr | None = None
+
+    # Rate limits, in `limits` notation ("600/minute", or several: "30/minute;300/hour"), kept in
+    # Redis so that every gateway replica draws on the same budgets. The defaults stay out of the
+    # way of honest heavy use (a whole office behind one address, a busy integration); see
+    # docs/phases/PHASE-8-HARDENING.md.
+    rate_limits_enabled: bool = True
+    rate_limit_auth_per_ip: str = "1200/minute"
+    """Login, registration, refresh and logout from one client address."""
+    rate_limit_login_per_email: str = "30/minute;300/hour"
+    """Login attempts for one email, from all addresses together."""
+    rate_limit_money_per_principal: str = "600/minute"
+    """Transfers, top-ups and refunds by one user or API key."""
+    rate_limit_money_per_ip: str = "6000/minute"
+    rate_limit_reads_per_principal: str = "6000/minute"
+    """Every other /v1 request by one user or API key."""
+    rate_limit_reads_per_ip: str = "60000/minute"
+    login_lockout_after_failures: int = Field(default=5, ge=1)
+    """Failed logins in a row, for one email from one address, before the login is locked."""
+    login_lockout_base_s: float = Field(default=1.0, gt=0)
+    """The first lock; each further failure doubles it."""
+    login_lockout_max_s: float = Field(default=900.0, gt=0)
+    login_failures_forgotten_after_s: float = Field(default=900.0, gt=0)
+    max_streams_per_user: int = Field(default=10, ge=1)
+    """Transfer streams (server-sent events) one user may hold open at once."""
+
+    @field_validator(
+        "rate_limit_auth_per_ip",
+        "rate_limit_login_per_email",
+        "rate_limit_money_per_principal",
+        "rate_limit_money_per_ip",
+        "rate_limit_reads_per_principal",
+        "rate_limit_reads_per_ip",
+    )
+    @classmethod
+    def _is_limits_notation(cls, value: str) -> str:
+        try:
+            limits.parse_many(value)
+        except ValueError:
+            raise SettingsError(
+                f"{value!r} is not a rate limit such as '600/minute' or '30/minute;300/hour'"
+            ) from None
+        return value
 
     def signing_keys(self) -> dict[str, str]:
         """Every accepted `kid` and its secret, the current key first."""
@@ -49,6 +103,8 @@ class GatewaySettings(ServiceSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = {**super().secrets_to_check(), "jwt_secret": self.jwt_secret}
+        if self.bootstrap_admin_password is not None:
+            checked["bootstrap_admin_password"] = self.bootstrap_admin_password
         for kid, secret in parse_previous_secrets(self.jwt_previous_secrets.get_secret_value()):
             checked[f"jwt_previous_secrets ({kid})"] = SecretStr(secret)
         return checked
@@ -63,6 +119,27 @@ class GatewaySettings(ServiceSettings):
         if bool(self.bootstrap_admin_email) != bool(self.bootstrap_admin_password):
             raise SettingsError(
                 "set both PAYFLOW_BOOTSTRAP_ADMIN_EMAIL and PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD, or neither"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bootstrap_password_fits_bcrypt(self) -> Self:
+        # In production it is also checked like every secret (`secrets_to_check`).
+        if self.bootstrap_admin_password is not None:
+            size = len(self.bootstrap_admin_password.get_secret_value().encode())
+            if size > MAX_PASSWORD_BYTES:
+                raise SettingsError(
+                    f"PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD is {size} bytes; bcrypt uses at most "
+                    f"{MAX_PASSWORD_BYTES} (UTF-8), so choose a shorter one"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _passwords_are_hashed_hard_enough(self) -> Self:
+        if self.is_production and self.bcrypt_rounds < MIN_PRODUCTION_BCRYPT_ROUNDS:
+            raise SettingsError(
+                f"PAYFLOW_BCRYPT_ROUNDS is {self.bcrypt_rounds}; production needs at least "
+                f"{MIN_PRODUCTION_BCRYPT_ROUNDS}"
             )
         return self
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pymongo.errors import DuplicateKeyError
 
 from payflow_contracts import new_id
 from payflow_contracts.paging import InvalidCursor
@@ -15,6 +16,7 @@ from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind
 from payflow_orchestrator.domain.transfer import IdempotencyKeyReused, Transfer, public_view
 from payflow_orchestrator.fault_rules import FaultRuleStore
+from payflow_orchestrator.refunds import Refunds
 from payflow_orchestrator.repository import TransferQuery, TransferRepository
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import InternalCaller, ProblemError
@@ -73,13 +75,19 @@ def internal_view(transfer: Transfer) -> dict[str, Any]:
 
 @router.post("/transfers", status_code=201)
 async def start_transfer(
-    body: TransferStart, response: Response, coordinator: Coordinator, _: InternalCaller
+    body: TransferStart,
+    response: Response,
+    coordinator: Coordinator,
+    refunds: Refunds,
+    _: InternalCaller,
 ) -> dict[str, Any]:
     if body.kind != SagaKind.TOP_UP and body.source_wallet_id is None:
         raise ProblemError(422, "validation_error", "source_wallet_id is required")
     if (body.kind == SagaKind.REFUND) != (body.refund_of is not None):
         raise ProblemError(422, "validation_error", "refund_of goes with kind refund, and only")
     request = _request_of(body)
+    if request.refund_of is not None:
+        await refunds.check(request)
     try:
         transfer, created = await coordinator.start(request)
     except IdempotencyKeyReused:
@@ -88,6 +96,12 @@ async def start_transfer(
             "idempotency_key_reused",
             "This Idempotency-Key already made a different transfer.",
         ) from None
+    except DuplicateKeyError:
+        # One refund per transfer (a unique index): answer with the refund that exists.
+        existing = await refunds.refund_of(request.refund_of) if request.refund_of else None
+        if existing is None:
+            raise
+        transfer, created = existing, False
     if not created:
         response.status_code = 200
     return internal_view(transfer)
@@ -124,8 +138,8 @@ async def list_transfers(
     owner_id: str | None = None,
     status: PublicStatus | None = None,
     wallet_id: str | None = None,
-    created_gte: datetime | None = None,
-    created_lte: datetime | None = None,
+    created_gte: AwareDatetime | None = None,
+    created_lte: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:

@@ -108,6 +108,12 @@ class TransferDocument(Document):
             IndexModel([("due_at_ms", ASCENDING)], name="by_due_at"),
             IndexModel([("owes_events_since_ms", ASCENDING)], name="by_owed_events"),
             IndexModel([("position", DESCENDING)], name="by_position"),
+            IndexModel(
+                [("refund_of", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"refund_of": {"$type": "string"}},
+                name="one_refund_per_transfer",
+            ),
         ]
 
 

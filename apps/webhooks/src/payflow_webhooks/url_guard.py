@@ -79,9 +79,7 @@ class UrlGuard:
             # A name that does not resolve yet is accepted; every delivery checks it again.
             logger.info("webhook host %s does not resolve yet", parsed.host)
             return parsed
-        refused = refused_addresses(addresses)
-        if refused:
-            raise UrlNotAllowed(f"{parsed.host} resolves to a non-public address ({refused[0]})")
+        self._refuse_non_public(parsed, addresses)
         return parsed
 
     async def delivery_target(self, url: str) -> DeliveryTarget:
@@ -92,10 +90,19 @@ class UrlGuard:
         if names_a_private_host(parsed):
             raise UrlNotAllowed(f"{parsed.host} is not a public address")
         addresses = await self._resolve(parsed)
+        self._refuse_non_public(parsed, addresses)
+        return DeliveryTarget(parsed, addresses[0])
+
+    @staticmethod
+    def _refuse_non_public(url: WebhookUrl, addresses: list[IPAddress]) -> None:
         refused = refused_addresses(addresses)
         if refused:
-            raise UrlNotAllowed(f"{parsed.host} resolves to a non-public address ({refused[0]})")
-        return DeliveryTarget(parsed, addresses[0])
+            # The address goes to the log only: told to the endpoint's owner, it would map the
+            # inside of the network one DNS record at a time.
+            logger.warning(
+                "webhook host %s resolves to a non-public address %s", url.host, refused[0]
+            )
+            raise UrlNotAllowed(f"{url.host} resolves to a non-public address")
 
     async def _resolve(self, url: WebhookUrl) -> list[IPAddress]:
         literal = url.address

@@ -58,6 +58,18 @@ async def test_urls_reaching_non_public_addresses_are_refused_under_the_guard(ur
         await guard.delivery_target(url)
 
 
+async def test_a_refusal_names_the_host_but_never_the_address_it_resolved_to() -> None:
+    guard = UrlGuard(
+        allow_private=False,
+        resolver=TableResolver({"sneaky.example.com": ["93.184.216.36", "10.20.30.40"]}),
+    )
+    for check in (guard.vet_new_url, guard.delivery_target):
+        with pytest.raises(UrlNotAllowed) as refused:
+            await check("https://sneaky.example.com/hook")
+        assert "sneaky.example.com" in str(refused.value)
+        assert "10.20.30.40" not in str(refused.value)
+
+
 async def test_a_name_that_does_not_resolve_yet_is_saved_but_not_delivered() -> None:
     guard = guarded()
     await guard.vet_new_url("https://later.example.com/")

@@ -59,6 +59,26 @@ def test_private_loopback_link_local_and_metadata_addresses_are_not_public(addre
     assert not is_public_address(ipaddress.ip_address(address))
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::808:808",  # NAT64 of a public address: the translator is inside
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "::ffff:0:7f00:1",  # SIIT, IPv4-translated
+        "::ffff:0:808:808",
+        "::ffff:8.8.8.8",  # IPv4-mapped
+        "::127.0.0.1",  # IPv4-compatible
+        "::8.8.8.8",
+        "fec0::1",  # site-local
+        "feff::1",
+    ],
+)
+def test_ipv6_forms_of_ipv4_addresses_and_site_local_ones_are_not_public(address: str) -> None:
+    assert not is_public_address(ipaddress.ip_address(address))
+
+
 @pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111"])
 def test_globally_routable_addresses_are_public(address: str) -> None:
     assert is_public_address(ipaddress.ip_address(address))

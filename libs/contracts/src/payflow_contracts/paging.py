@@ -44,7 +44,7 @@ def decode_cursor(cursor: str) -> PagePosition:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         return PagePosition.of_key(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, UnicodeError) as exc:
+    except (ValueError, UnicodeError, OverflowError) as exc:  # overflow: a date past year 9999
         raise InvalidCursor("the cursor is not valid") from exc
 
 

@@ -17,6 +17,10 @@ from payflow_service import ProblemError
 logger = logging.getLogger(__name__)
 
 
+class BootstrapAdminRefused(Exception):
+    """The bootstrap admin's email belongs to an account that is not an administrator."""
+
+
 class Accounts:
     def __init__(
         self,
@@ -61,8 +65,10 @@ class Accounts:
         return replace(user, default_wallet_id=wallet.id), wallet
 
     async def ensure_admin(self, email: str, password: str) -> None:
-        """Creates the bootstrap admin, or promotes an existing account with that email. An
-        existing account keeps its password: the variable only seeds a first one."""
+        """Creates the bootstrap admin when no account has that email; an existing admin keeps
+        its password (the variable only seeds a first one). An existing account that is not an
+        admin is never promoted: whoever registered the email first would become the admin, so
+        start-up stops with `BootstrapAdminRefused`."""
         existing = await self._users.credentials_for(email)
         if existing is None:
             admin = User(
@@ -77,9 +83,14 @@ class Accounts:
                 logger.info("bootstrap admin created", extra={"user_id": admin.id})
                 return
             except EmailTaken:
-                pass  # another gateway process created it meanwhile: promote below
-        if await self._users.promote_to_admin(email):
-            logger.info("bootstrap admin: existing account promoted")
+                # Another gateway process made the admin meanwhile, or someone registered.
+                existing = await self._users.credentials_for(email)
+        if existing is None or not existing.user.is_admin:
+            raise BootstrapAdminRefused(
+                "PAYFLOW_BOOTSTRAP_ADMIN_EMAIL names an account that is not an administrator; "
+                "it is never promoted. Choose an email no account uses, or unset "
+                "PAYFLOW_BOOTSTRAP_ADMIN_EMAIL and PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD."
+            )
 
     async def profile(self, user_id: str) -> User | None:
         return await self._users.by_id(user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from payflow_gateway.auth.dependencies import AdminUser, Auth, CurrentUser
 from payflow_gateway.auth.schemas import (
@@ -22,6 +22,7 @@ from payflow_gateway.auth.schemas import (
 )
 from payflow_gateway.auth.sessions import TokenPair
 from payflow_gateway.problems import problem_responses
+from payflow_gateway.throttling.composition import Logins
 from payflow_gateway.wallets.schemas import WalletPublic
 from payflow_service import ProblemError
 
@@ -53,11 +54,29 @@ async def register(body: UserCreate, auth: Auth) -> Registered:
 
 @auth_router.post(
     "/login",
-    responses=problem_responses(401, 422, s401="`invalid_credentials`"),
+    responses=problem_responses(
+        401,
+        422,
+        429,
+        s401="`invalid_credentials`",
+        s429="`rate_limited`: too many attempts for this email (a lock after failures in a row "
+        "lasts longer with each one); retry after `Retry-After` seconds",
+    ),
     summary="Exchange email and password for an access and a refresh token",
 )
-async def login(body: LoginRequest, auth: Auth) -> TokenPairPublic:
-    return _pair(await auth.sessions.log_in(body.email, body.password))
+async def login(
+    body: LoginRequest, request: Request, auth: Auth, logins: Logins
+) -> TokenPairPublic:
+    client = request.client.host if request.client else "unknown"
+    await logins.admit(body.email, client)
+    try:
+        pair = await auth.sessions.log_in(body.email, body.password)
+    except ProblemError as refused:
+        if refused.code == "invalid_credentials":
+            await logins.failed(body.email, client)
+        raise
+    await logins.succeeded(body.email, client)
+    return _pair(pair)
 
 
 @auth_router.post(

@@ -10,6 +10,15 @@ MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 MetadataValue = Annotated[str, StringConstraints(max_length=500)]
 
 
+def plain_keys(metadata: dict[str, str]) -> dict[str, str]:
+    """Refuses keys with `$` or `.`: a key becomes a document field name downstream, where `$`
+    starts an operator and `.` walks into a sub-document."""
+    refused = sorted(key for key in metadata if "$" in key or "." in key)
+    if refused:
+        raise ValueError(f"metadata keys must not contain '$' or '.': {', '.join(refused)}")
+    return metadata
+
+
 class TransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -22,10 +31,10 @@ class TransferCreate(BaseModel):
 
     @field_validator("metadata")
     @classmethod
-    def _at_most_20_keys(cls, value: dict[str, str]) -> dict[str, str]:
+    def _at_most_20_plain_keys(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) > 20:
             raise ValueError("metadata holds at most 20 keys")
-        return value
+        return plain_keys(value)
 
 
 class TopUpCreate(BaseModel):
@@ -39,6 +48,11 @@ class FaultCreate(BaseModel):
     mode: Literal["reject", "error", "timeout"]
     rate: float = Field(default=1.0, ge=0, le=1)
     match_metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("match_metadata")
+    @classmethod
+    def _plain_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        return plain_keys(value)
 
 
 class Problem(BaseModel):

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from payflow_gateway.ids import is_id, segment
 from payflow_gateway.internal_http import call_service, refusal
-from payflow_service import ProblemError
 
 
 class PaymentServices(Protocol):
@@ -59,7 +59,11 @@ class HttpPaymentServices:
         return response.json()  # type: ignore[no-any-return]
 
     async def transfer(self, transfer_id: str) -> dict[str, Any] | None:
-        response = await self._orchestrator_call("GET", f"/internal/transfers/{transfer_id}")
+        if not is_id(transfer_id, "tr"):
+            return None
+        response = await self._orchestrator_call(
+            "GET", f"/internal/transfers/{segment(transfer_id)}"
+        )
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -67,9 +71,8 @@ class HttpPaymentServices:
 
     async def transfers(self, params: dict[str, Any]) -> dict[str, Any]:
         response = await self._orchestrator_call("GET", "/internal/transfers", params=params)
-        if response.status_code == 400:
-            raise ProblemError(400, "invalid_cursor", "The cursor is not valid.")
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise refusal(response)  # 400 invalid_cursor, 422 validation_error
         return response.json()  # type: ignore[no-any-return]
 
     async def stuck_sagas(self) -> int:
@@ -101,6 +104,6 @@ class HttpPaymentServices:
 
     async def remove_fault(self, owner_id: str, fault_id: str) -> bool:
         response = await self._orchestrator_call(
-            "DELETE", f"/internal/faults/{fault_id}", params={"owner_id": owner_id}
+            "DELETE", f"/internal/faults/{segment(fault_id)}", params={"owner_id": owner_id}
         )
         return response.status_code == 204

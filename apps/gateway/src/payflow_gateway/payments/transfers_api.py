@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sse_starlette.sse import EventSourceResponse
 
 from payflow_gateway.auth.dependencies import CurrentUser
@@ -17,6 +17,7 @@ from payflow_gateway.payments.deps import Idempotency, Live, Services, Settings,
 from payflow_gateway.payments.idempotent import run_idempotently
 from payflow_gateway.payments.live_transfers import LiveTransfers
 from payflow_gateway.payments.schemas import TopUpCreate, TransferCreate, problems
+from payflow_gateway.throttling.composition import Streams
 from payflow_service import ProblemError
 from payflow_settings import ServiceSettings
 
@@ -274,8 +275,8 @@ async def list_transfers(
     services: Services,
     status: Annotated[str | None, Query(pattern="^(pending|processing|completed|failed)$")] = None,
     wallet_id: str | None = None,
-    created_gte: datetime | None = None,
-    created_lte: datetime | None = None,
+    created_gte: AwareDatetime | None = None,
+    created_lte: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -299,9 +300,10 @@ async def list_transfers(
     summary="Server-sent events of the transfer's state changes until it is terminal",
 )
 async def stream_transfer(
-    transfer_id: str, user: CurrentUser, services: Services, live: Live
+    transfer_id: str, user: CurrentUser, services: Services, live: Live, streams: Streams
 ) -> EventSourceResponse:
     first = await _owned_transfer(services, transfer_id, user.id)
+    lease = await streams.take(user.id)  # 429 too_many_streams past the cap
 
     async def events() -> AsyncIterator[dict[str, str]]:
         last_state = first["state"]
@@ -327,4 +329,12 @@ async def stream_transfer(
                         return
                 view = None
 
-    return EventSourceResponse(events(), ping=15)
+    async def leased() -> AsyncIterator[dict[str, str]]:
+        try:
+            async for event in events():
+                yield event
+        finally:
+            if lease is not None:
+                await lease.release()
+
+    return EventSourceResponse(leased(), ping=15)

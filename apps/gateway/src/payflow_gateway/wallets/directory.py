@@ -11,6 +11,7 @@ import httpx
 from payflow_contracts import new_id
 from payflow_gateway.domain.pages import Page
 from payflow_gateway.domain.wallets import Wallet, WalletFacts, WalletStatus, facts_of
+from payflow_gateway.ids import is_id, segment
 from payflow_gateway.internal_http import call_service, refusal
 from payflow_service import ProblemError
 
@@ -72,7 +73,9 @@ class HttpWalletDirectory:
         return self._remember(wallet_from_json(response.json()))
 
     async def wallet(self, wallet_id: str) -> Wallet | None:
-        response = await self._call("GET", f"/internal/wallets/{wallet_id}")
+        if not is_id(wallet_id, "wal"):
+            return None  # no wallet has such an id
+        response = await self._call("GET", f"/internal/wallets/{segment(wallet_id)}")
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -90,7 +93,7 @@ class HttpWalletDirectory:
         return Page([wallet_from_json(w) for w in body["data"]], body.get("next_cursor"))
 
     async def _set_frozen(self, wallet_id: str, action: str) -> Wallet:
-        response = await self._call("POST", f"/internal/wallets/{wallet_id}/{action}")
+        response = await self._call("POST", f"/internal/wallets/{segment(wallet_id)}/{action}")
         if response.status_code != 200:
             raise refusal(response)
         return wallet_from_json(response.json())

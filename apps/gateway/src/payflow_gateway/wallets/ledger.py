@@ -10,6 +10,7 @@ import httpx
 
 from payflow_gateway.domain.pages import Page
 from payflow_gateway.domain.wallets import LedgerEntry
+from payflow_gateway.ids import segment
 from payflow_gateway.internal_http import call_service, refusal
 
 
@@ -39,7 +40,11 @@ class HttpLedgerReader:
         if cursor:
             params["cursor"] = cursor
         response = await call_service(
-            self._client, "ledger", "GET", f"/internal/accounts/{wallet_id}/entries", params=params
+            self._client,
+            "ledger",
+            "GET",
+            f"/internal/accounts/{segment(wallet_id)}/entries",
+            params=params,
         )
         if response.status_code == 404:
             # An account is opened by its first posting: none yet means an empty statement.

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_gateway.auth.dependencies import CurrentUser
+from payflow_gateway.ids import segment
 from payflow_gateway.internal_http import call_service
 from payflow_gateway.payments.schemas import problems
 
@@ -85,7 +86,7 @@ async def list_endpoints(
 
 @router.get("/webhook-endpoints/{endpoint_id}", responses=problems(404))
 async def get_endpoint(endpoint_id: str, user: CurrentUser, client: Client) -> Response:
-    return await relay(client, "GET", f"/webhook-endpoints/{endpoint_id}", user.id)
+    return await relay(client, "GET", f"/webhook-endpoints/{segment(endpoint_id)}", user.id)
 
 
 @router.patch("/webhook-endpoints/{endpoint_id}", responses=problems(404, 409, 422))
@@ -95,7 +96,7 @@ async def update_endpoint(
     return await relay(
         client,
         "PATCH",
-        f"/webhook-endpoints/{endpoint_id}",
+        f"/webhook-endpoints/{segment(endpoint_id)}",
         user.id,
         json=body.model_dump(exclude_unset=True),
     )
@@ -103,13 +104,15 @@ async def update_endpoint(
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, responses=problems(404))
 async def delete_endpoint(endpoint_id: str, user: CurrentUser, client: Client) -> Response:
-    return await relay(client, "DELETE", f"/webhook-endpoints/{endpoint_id}", user.id)
+    return await relay(client, "DELETE", f"/webhook-endpoints/{segment(endpoint_id)}", user.id)
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/rotate-secret", responses=problems(404))
 async def rotate_secret(endpoint_id: str, user: CurrentUser, client: Client) -> Response:
     """A new secret; for 24 hours deliveries are signed with both the new and the old one."""
-    return await relay(client, "POST", f"/webhook-endpoints/{endpoint_id}/rotate-secret", user.id)
+    return await relay(
+        client, "POST", f"/webhook-endpoints/{segment(endpoint_id)}/rotate-secret", user.id
+    )
 
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries", responses=problems(400, 404))
@@ -124,7 +127,7 @@ async def list_deliveries(
     return await relay(
         client,
         "GET",
-        f"/webhook-endpoints/{endpoint_id}/deliveries",
+        f"/webhook-endpoints/{segment(endpoint_id)}/deliveries",
         user.id,
         params={"status": status, "limit": limit, "cursor": cursor},
     )
@@ -132,7 +135,7 @@ async def list_deliveries(
 
 @router.get("/webhook-deliveries/{delivery_id}", responses=problems(404))
 async def get_delivery(delivery_id: str, user: CurrentUser, client: Client) -> Response:
-    return await relay(client, "GET", f"/webhook-deliveries/{delivery_id}", user.id)
+    return await relay(client, "GET", f"/webhook-deliveries/{segment(delivery_id)}", user.id)
 
 
 @router.post(
@@ -140,7 +143,7 @@ async def get_delivery(delivery_id: str, user: CurrentUser, client: Client) -> R
 )
 async def retry_delivery(delivery_id: str, user: CurrentUser, client: Client) -> Response:
     """Sends the delivery again now (also a `failed` one), with a fresh retry schedule."""
-    return await relay(client, "POST", f"/webhook-deliveries/{delivery_id}/retry", user.id)
+    return await relay(client, "POST", f"/webhook-deliveries/{segment(delivery_id)}/retry", user.id)
 
 
 @router.get("/events", tags=["events"], responses=problems(400))
@@ -158,4 +161,4 @@ async def list_events(
 
 @router.get("/events/{event_id}", tags=["events"], responses=problems(404))
 async def get_event(event_id: str, user: CurrentUser, client: Client) -> Response:
-    return await relay(client, "GET", f"/events/{event_id}", user.id)
+    return await relay(client, "GET", f"/events/{segment(event_id)}", user.id)

@@ -19,6 +19,21 @@ _LOCAL_NAMES = frozenset({"localhost", "metadata.google.internal", "metadata"})
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
 
 
+# IPv6 ranges that Python's `is_global` calls public although each one carries or reaches an
+# IPv4 host through a translator, or is deprecated and may still be routed inside a site.
+_REFUSED_IPV6 = tuple(
+    ipaddress.IPv6Network(network)
+    for network in (
+        "64:ff9b::/96",  # NAT64, well-known prefix (RFC 6052): 64:ff9b::7f00:1 is 127.0.0.1
+        "64:ff9b:1::/48",  # NAT64, local-use prefix (RFC 8215)
+        "::ffff:0:0/96",  # IPv4-mapped (RFC 4291): no public DNS answer has one
+        "::ffff:0:0:0/96",  # IPv4-translated, SIIT (RFC 7915)
+        "::/96",  # IPv4-compatible (RFC 4291, deprecated): ::127.0.0.1
+        "fec0::/10",  # site-local (RFC 3879, deprecated)
+    )
+)
+
+
 class UrlRejected(ValueError):
     """The URL can never be a webhook endpoint (bad syntax, or a private target under the guard)."""
 
@@ -66,8 +81,11 @@ def _default_port(scheme: str) -> int:
 
 def is_public_address(address: IPAddress) -> bool:
     """True for globally routable unicast addresses only: private, loopback, link-local (which
-    holds the 169.254.169.254 metadata service), shared, reserved and multicast are refused."""
+    holds the 169.254.169.254 metadata service), shared, reserved and multicast are refused, and
+    so is every IPv6 form of an IPv4 address (NAT64, SIIT, mapped, compatible) and site-local."""
     if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in _REFUSED_IPV6):
+            return False
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is not None:
             return is_public_address(embedded)
