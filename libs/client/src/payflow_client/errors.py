@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from payflow_client.models import Problem
 
 
@@ -52,7 +54,7 @@ class APIError(PayFlowError):
         return self.problem.trace_id
 
     @property
-    def errors(self) -> list[dict[str, Any]]:
+    def errors(self) -> list[dict[str, str]]:
         """Field errors of a `validation_error`: `[{"loc": "body.amount", "msg": ...}]`."""
         return list(self.problem.errors or [])
 
@@ -168,9 +170,17 @@ def error_class_for(status: int, code: str) -> type[APIError]:
 def api_error(status: int, body: Any, reason: str = "") -> APIError:
     """The typed exception for an error answer; a body that is not a problem document (a proxy's
     HTML page) still gives a problem with a code derived from the status."""
+    problem: Problem | None = None
     if isinstance(body, dict) and isinstance(body.get("code"), str):
-        problem = Problem.model_validate({"status": status, **body})
-    else:
+        try:
+            problem = Problem.model_validate({**body, "status": status})
+        except PydanticValidationError:  # an odd field must not hide the error itself
+            problem = Problem(
+                status=status,
+                code=body["code"],
+                detail=str(body.get("detail") or reason or "The request failed."),
+            )
+    if problem is None:
         problem = Problem(
             type="about:blank",
             title=reason or "Error",

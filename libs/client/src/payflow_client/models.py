@@ -10,7 +10,7 @@ values are listed in the constants below.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,7 @@ class Problem(Resource):
     status: int
     detail: str = ""
     code: str
-    errors: list[dict[str, Any]] | None = None
+    errors: list[dict[str, str]] | None = None
     trace_id: str | None = None
     request_id: str | None = None
 
