@@ -10,11 +10,12 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench diagram clean
+.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench diagram demo clean
 
 help:
 	@echo "make run    install everything, start every service on embedded stores (Ctrl-C stops all)"
 	@echo "make test   install everything, run the whole test suite"
+	@echo "make demo   a guided tour through the Python client, against a running make run"
 	@echo "make lint | typecheck | bench | diagram | clean"
 
 $(TOOLS)/bin/uv:
@@ -51,6 +52,9 @@ typecheck: install
 
 bench: install
 	$(RUN) python -m payflow_testing.bench
+
+demo: install
+	$(RUN) python -m payflow_client.demo
 
 diagram: install
 	$(RUN) python -m payflow_orchestrator.domain.diagram > docs/saga-diagram.md

@@ -72,21 +72,24 @@ def wallets_table(wallets: Iterable[Wallet]) -> Table:
 def transfers_table(transfers: Iterable[Transfer], title: str = "Transfers") -> Table:
     table = Table(title=title)
     table.add_column("id", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("amount", justify="right")
-    table.add_column("status")
-    table.add_column("state")
-    table.add_column("from → to", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("from", no_wrap=True)
+    table.add_column("to", no_wrap=True)
     table.add_column("failure")
     table.add_column("created", no_wrap=True)
     for t in transfers:
+        status = styled(t.status)
+        if t.state != t.status:
+            status.append(f" ({t.state})", style="dim")
         table.add_row(
             t.id,
             t.kind,
             format_money(t.amount, t.currency),
-            styled(t.status),
-            t.state,
-            f"{t.source_wallet_id or 'funding'} → {t.destination_wallet_id}",
+            status,
+            t.source_wallet_id or "funding",
+            t.destination_wallet_id,
             t.failure_code or "",
             t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
@@ -124,7 +127,14 @@ def transfer_summary(transfer: Transfer) -> Panel:
         body.append(f"trace       {transfer.trace_id}\n")
         body.append(f"            {jaeger_link(transfer.trace_id)}\n")
     style = STATUS_STYLES.get(transfer.status, "")
-    return Panel(body, title=transfer.status.upper(), border_style=style.replace("bold ", ""))
+    body.rstrip()
+    return Panel(
+        body,
+        title=transfer.status.upper(),
+        title_align="left",
+        border_style=style.replace("bold ", ""),
+        expand=False,
+    )
 
 
 def deliveries_table(deliveries: Iterable[Delivery]) -> Table:
