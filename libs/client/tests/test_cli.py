@@ -48,7 +48,8 @@ class Cli:
 
     @property
     def credentials(self) -> dict[str, Any]:
-        return json.loads((self.config_dir / "credentials.json").read_text())
+        saved: dict[str, Any] = json.loads((self.config_dir / "credentials.json").read_text())
+        return saved
 
 
 @pytest.fixture

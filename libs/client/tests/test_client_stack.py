@@ -152,7 +152,7 @@ def test_errors_are_one_tree_chosen_by_the_problem_code(people: People, base_url
             anonymous.wallets.list().first_page()
         assert anon.value.code == "not_authenticated"
     with pytest.raises(TypeError):
-        alice.client.top_ups.create(alice.wallet_id, 12.5)  # type: ignore[arg-type]
+        alice.client.top_ups.create(alice.wallet_id, 12.5)  # a float amount is refused
 
 
 def test_an_expired_access_token_is_renewed_with_the_refresh_token(

@@ -39,7 +39,7 @@ def gateway_openapi() -> dict[str, Any]:
     from payflow_gateway.main import create_app
     from payflow_gateway.settings import GatewaySettings
 
-    return create_app(GatewaySettings(_env_file=None, env="test")).openapi()  # type: ignore[call-arg]
+    return create_app(GatewaySettings(_env_file=None, env="test")).openapi()
 
 
 def shape(schema: dict[str, Any], defs: dict[str, Any]) -> Any:

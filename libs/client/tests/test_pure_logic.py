@@ -112,7 +112,10 @@ def test_the_sse_decoder_follows_the_event_stream_format() -> None:
 
 
 def test_the_pager_fetches_pages_lazily_until_the_last() -> None:
-    pages = {None: Page(data=[1, 2], next_cursor="a"), "a": Page(data=[3], next_cursor=None)}
+    pages: dict[str | None, Page[int]] = {
+        None: Page(data=[1, 2], next_cursor="a"),
+        "a": Page(data=[3], next_cursor=None),
+    }
     asked: list[str | None] = []
 
     def fetch(cursor: str | None) -> Page[int]:
