@@ -155,6 +155,7 @@ def test_refund_and_the_operator_commands(cli: Cli, people: People, base_url: st
     out = cli("refund", alice.wallet_id, code=1)
     assert "404 transfer_not_found" in out and "request id" in out
     cli("admin", "reconcile", code=1)  # bob is no administrator: 403
+    assert "no administrator lookup" in cli("admin", "transfer", "tr_someone_elses", code=1)
     cli("logout")
     assert not (cli.config_dir / "credentials.json").exists()
     assert "Not logged in" in cli("wallets", code=1)

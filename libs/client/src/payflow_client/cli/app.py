@@ -43,7 +43,7 @@ from payflow_client.cli.render import (
     wallets_table,
 )
 from payflow_client.client import PayFlow
-from payflow_client.errors import APIConnectionError, APIError, PayFlowError
+from payflow_client.errors import APIConnectionError, APIError, NotFoundError, PayFlowError
 from payflow_client.models import TRANSFER_STATUSES, Delivery, Transfer, format_money
 
 P = ParamSpec("P")
@@ -397,6 +397,8 @@ def transfers_list(
         )
     if as_json:
         print_json(found)
+    elif not found:
+        console().print(f"No {status or ''} transfers.".replace("  ", " "))
     else:
         title = f"Transfers ({status})" if status else "Transfers"
         console().print(transfers_table(found, title))
@@ -504,7 +506,15 @@ def admin_transfer(
     """A transfer for an investigation: saga history, failure and compensation, trace id with
     its Jaeger link (JAEGER_URL), and the webhook deliveries of its events to your endpoints."""
     with _ctx(ctx).client() as client:
-        found = client.transfers.retrieve(transfer_id)
+        try:
+            found = client.transfers.retrieve(transfer_id)
+        except NotFoundError:
+            error_console().print(
+                f"[bold red]404 transfer_not_found[/bold red]: {transfer_id} is not visible to "
+                "this account. The gateway shows a transfer only to its sender and recipient "
+                "(it has no administrator lookup of transfers yet): log in as one of them."
+            )
+            raise typer.Exit(1) from None
         deliveries = _deliveries_of(client, transfer_id)
     if as_json:
         print_json(
