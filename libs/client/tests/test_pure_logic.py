@@ -134,3 +134,30 @@ def test_money_is_shown_from_integer_minor_units() -> None:
     assert format_money(5, "EUR") == "0.05 EUR"
     assert format_money(-123456, "USD") == "-1,234.56 USD"
     assert format_money(1500, "JPY") == "1,500 JPY"
+
+
+def test_which_answers_are_retried() -> None:
+    import httpx
+
+    from payflow_client._core import should_retry_status, should_retry_transport
+
+    def answer(status: int) -> httpx.Response:
+        return httpx.Response(status, request=httpx.Request("POST", "http://x"))
+
+    money = Call("POST", "/v1/transfers", money=True).with_key()
+    create_endpoint = Call("POST", "/v1/webhook-endpoints")
+    listing = Call("GET", "/v1/wallets")
+    in_use = {"code": "idempotency_key_in_use"}
+    assert should_retry_status(money, answer(503), None)
+    assert should_retry_status(listing, answer(503), None)
+    assert not should_retry_status(create_endpoint, answer(503), None)
+    assert all(should_retry_status(c, answer(429), None) for c in (money, create_endpoint, listing))
+    assert should_retry_status(money, answer(409), in_use)
+    assert not should_retry_status(create_endpoint, answer(409), in_use)
+    assert not should_retry_status(money, answer(422), {"code": "idempotency_key_reused"})
+    request = httpx.Request("POST", "http://x")
+    lost = httpx.ReadError("dropped", request=request)
+    refused = httpx.ConnectError("refused", request=request)
+    assert should_retry_transport(money, lost) and should_retry_transport(listing, lost)
+    assert not should_retry_transport(create_endpoint, lost)
+    assert should_retry_transport(create_endpoint, refused)

@@ -1,15 +1,18 @@
-"""A money call whose answer is lost is retried with the same Idempotency-Key, and the money moves
-once: a real TCP proxy between the client and the real gateway drops the first connection that
-carries a POST, after forwarding the request (so the server did the work)."""
+"""A money call whose answer is lost, or that meets a 429 or a 503, is retried with the same
+Idempotency-Key, and the money moves once: a real TCP proxy between the client and the real
+gateway cuts (or throttles) the first connection that carries a POST; a killed orchestrator makes
+the real gateway answer 503."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from pymongo import MongoClient
 
@@ -23,7 +26,8 @@ pytestmark = pytest.mark.e2e
 class DroppingProxy:
     """Forwards 127.0.0.1:<port> to the upstream. The first connection whose request starts with
     `POST` is cut: in mode `after_answer` once the upstream began answering (the request is done
-    on the server), in mode `before_answer` right after the request was forwarded."""
+    on the server), in mode `before_answer` right after the request was forwarded; in mode
+    `throttle` it is answered `429` with `Retry-After: 1` and never forwarded."""
 
     def __init__(self, upstream_port: int, mode: str) -> None:
         self.upstream_port = upstream_port
@@ -72,6 +76,18 @@ class DroppingProxy:
                     drop = self.dropped == 0
                     if drop:
                         self.dropped += 1
+            if drop and self.mode == "throttle":
+                problem = (
+                    b'{"type":"about:blank","title":"Too Many Requests","status":429,'
+                    b'"detail":"Slow down.","code":"rate_limited"}'
+                )
+                downstream.sendall(
+                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
+                    b"content-type: application/problem+json\r\n"
+                    + f"content-length: {len(problem)}\r\n\r\n".encode()
+                    + problem
+                )
+                return
             upstream.sendall(first)
             if drop:
                 self._forward_rest_of_request(downstream, upstream, first)
@@ -209,3 +225,84 @@ def test_without_retries_the_lost_answer_surfaces_with_its_key_for_a_safe_retry(
     assert proxy.posts_seen == 2
     assert alice.client.transfers.wait(again.id).status == "completed"
     assert alice.client.wallets.retrieve(alice.wallet_id).balance == 600
+
+
+def _recording_client(base_url: str, seen: list[tuple[int, str | None]]) -> httpx.Client:
+    def record(response: httpx.Response) -> None:
+        seen.append((response.status_code, response.request.headers.get("idempotency-key")))
+
+    return httpx.Client(base_url=base_url, timeout=30, event_hooks={"response": [record]})
+
+
+def test_a_429_is_retried_after_its_retry_after(
+    people: Callable[[str], Any], stack: ServiceStack
+) -> None:
+    alice, bob = people("alice"), people("bob")
+    alice.client.top_ups.create(alice.wallet_id, 1_000, wait=10)
+    seen: list[tuple[int, str | None]] = []
+    with (
+        DroppingProxy(stack.processes["gateway"].port, "throttle") as proxy,
+        _recording_client(proxy.url, seen) as http,
+        PayFlow(
+            proxy.url,
+            access_token=alice.client.tokens.access_token,
+            retry=RetryPolicy(base_delay=0.05),
+            http_client=http,
+        ) as through_proxy,
+    ):
+        started = time.monotonic()
+        transfer = through_proxy.transfers.create(
+            source_wallet_id=alice.wallet_id,
+            destination_wallet_id=bob.wallet_id,
+            amount=250,
+            currency="USD",
+            wait=5,
+        )
+        took = time.monotonic() - started
+    assert [status for status, _ in seen] == [429, 200]
+    assert seen[0][1] == seen[1][1] is not None  # one key for both attempts
+    assert took >= 1.0  # Retry-After: 1 beat the 0.05 s backoff
+    assert transfer.status == "completed"
+    assert alice.client.wallets.retrieve(alice.wallet_id).balance == 750
+
+
+def test_a_503_from_the_real_gateway_is_retried_until_the_orchestrator_is_back(
+    people: Callable[[str], Any], stack: ServiceStack, base_url: str
+) -> None:
+    alice, bob = people("alice"), people("bob")
+    alice.client.top_ups.create(alice.wallet_id, 1_000, wait=10)
+    seen: list[tuple[int, str | None]] = []
+    stack.kill("orchestrator")
+    reviver = threading.Timer(1.5, stack.restart, args=("orchestrator",))
+    reviver.start()
+    try:
+        with (
+            _recording_client(base_url, seen) as http,
+            PayFlow(
+                base_url,
+                access_token=alice.client.tokens.access_token,
+                retry=RetryPolicy(max_retries=12, base_delay=0.5, max_delay=2.0),
+                http_client=http,
+            ) as client,
+        ):
+            transfer = client.transfers.create(
+                source_wallet_id=alice.wallet_id,
+                destination_wallet_id=bob.wallet_id,
+                amount=300,
+                currency="USD",
+                wait=5,
+            )
+    finally:
+        reviver.join(timeout=90)
+        stack.wait_ready("orchestrator")
+    statuses = [status for status, _ in seen]
+    assert statuses[0] == 503 and statuses[-1] in (200, 202), statuses
+    assert set(statuses[:-1]) == {503}
+    assert len({key for _, key in seen}) == 1  # every attempt carried the same key
+    final = alice.client.transfers.wait(transfer.id, timeout=60)
+    assert final.status == "completed"
+    sent = [
+        t for t in alice.client.transfers.list(wallet_id=alice.wallet_id) if t.kind == "transfer"
+    ]
+    assert [t.id for t in sent] == [transfer.id]
+    assert alice.client.wallets.retrieve(alice.wallet_id).balance == 700

@@ -120,8 +120,13 @@ def should_retry_transport(call: Call, exc: httpx.TransportError) -> bool:
 
 
 def should_retry_status(call: Call, response: httpx.Response, body: Any) -> bool:
-    if response.status_code in RETRYABLE_STATUSES:
+    """429 means the request was not run: always retried. A 503 may come after part of the
+    work (the gateway lost a downstream answer), so it is retried only where a repeat is
+    harmless: a money call (its key) or an idempotent method."""
+    if response.status_code == 429:
         return True
+    if response.status_code in RETRYABLE_STATUSES:
+        return call.money or call.method.upper() in IDEMPOTENT_METHODS
     # The first request with this key is still running (ours, whose answer was lost): wait for it.
     return (
         call.money
