@@ -11,11 +11,12 @@ RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench diagram clean
+.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench diagram demo clean
 
 help:
 	@echo "make run    install everything, start every service on embedded stores (Ctrl-C stops all)"
 	@echo "make test   install everything, run the whole test suite"
+	@echo "make demo   a guided tour through the Python client, against a running make run"
 	@echo "make lint | typecheck | bench | diagram | clean"
 	@echo "make bench BENCH_ARGS=\"--transfers 500 --concurrency 10\"   (see: make bench BENCH_ARGS=--help)"
 
@@ -53,6 +54,9 @@ typecheck: install
 
 bench: install
 	$(RUN) python -m payflow_testing.bench $(BENCH_ARGS)
+
+demo: install
+	$(RUN) python -m payflow_client.demo
 
 diagram: install
 	$(RUN) python -m payflow_orchestrator.domain.diagram > docs/saga-diagram.md
