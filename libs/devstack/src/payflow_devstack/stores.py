@@ -64,8 +64,13 @@ def redis_command(port: int, data_dir: Path, pid_file: Path | None = None) -> li
         "127.0.0.1",
         "--dir",
         str(data_dir.resolve()),
+        # Every acknowledged write is on disk before the reply (docs/scaling.md, "Redis"): the
+        # orchestrator marks a domain event published once its XADD is acknowledged, so an
+        # acknowledged event must survive a crash of Redis.
         "--appendonly",
         "yes",
+        "--appendfsync",
+        "always",
         "--save",
         "",
         "--maxmemory-policy",
