@@ -57,14 +57,39 @@ class DeliveryWorker:
     the running ones, then cancellation (a cancelled job stays queued and is run again). The
     worker owns the pool it was given and closes it."""
 
-    def __init__(self, worker: Worker, grace_s: float = 3.0) -> None:
+    def __init__(self, worker: Worker, grace_s: float = 3.0, restart_after_s: float = 1.0) -> None:
         self.arq = worker
         self._grace_s = grace_s
+        self._restart_after_s = restart_after_s
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.arq.async_run(), name="arq-worker")
+        self._task = asyncio.create_task(self._run(), name="arq-worker")
         self._task.add_done_callback(self._report_exit)
+
+    async def _run(self) -> None:
+        """ARQ's polling loop ends at the first Redis error (Redis restarted, a connection
+        lost), which would leave the process up and ready but delivering nothing: it is started
+        again after a pause, for as long as the process lives. Jobs are safe across the gap:
+        the queue is in Redis and the delivery record in MongoDB."""
+        while not self._stopping:
+            try:
+                await self.arq.async_run()
+                return
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
+            except Exception:
+                if self._stopping:
+                    return
+                logger.warning(
+                    "the ARQ worker stopped; starting it again in %.1f s",
+                    self._restart_after_s,
+                    exc_info=True,
+                )
+            await asyncio.sleep(self._restart_after_s)
 
     @staticmethod
     def _report_exit(task: asyncio.Task[Any]) -> None:
@@ -72,6 +97,7 @@ class DeliveryWorker:
             logger.error("the ARQ worker stopped", exc_info=task.exception())
 
     async def stop(self) -> None:
+        self._stopping = True
         self.arq.allow_pick_jobs = False
         running = [t for t in self.arq.tasks.values() if not t.done()]
         if running:
