@@ -10,15 +10,17 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+CHAOS_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench diagram demo clean
+.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench chaos diagram demo clean
 
 help:
 	@echo "make run    install everything, start every service on embedded stores (Ctrl-C stops all)"
 	@echo "make test   install everything, run the whole test suite"
 	@echo "make demo   a guided tour through the Python client, against a running make run"
-	@echo "make lint | typecheck | bench | diagram | clean"
+	@echo "make lint | typecheck | bench | chaos | diagram | clean"
 	@echo "make bench BENCH_ARGS=\"--transfers 500 --concurrency 10\"   (see: make bench BENCH_ARGS=--help)"
+	@echo "make chaos CHAOS_ARGS=\"--duration 300 --seed 7\"   (see: make chaos CHAOS_ARGS=--help)"
 
 $(TOOLS)/bin/uv:
 	@command -v uv >/dev/null 2>&1 || { \
@@ -54,6 +56,9 @@ typecheck: install
 
 bench: install
 	$(RUN) python -m payflow_testing.bench $(BENCH_ARGS)
+
+chaos: install
+	$(RUN) python -m payflow_testing.chaos $(CHAOS_ARGS)
 
 demo: install
 	$(RUN) python -m payflow_client.demo

@@ -35,7 +35,9 @@ async def publish_completed(redis: Any, settings: WebhooksSettings, owner: str) 
         owner_ids=[owner],
         transfer={"id": transfer_id, "status": "completed"},
     )
-    await StreamPublisher(redis).publish(settings.streams.transfer_events, event, saga_id=transfer_id)
+    await StreamPublisher(redis).publish(
+        settings.streams.transfer_events, event, saga_id=transfer_id
+    )
     return transfer_id
 
 

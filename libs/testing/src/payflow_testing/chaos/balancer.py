@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import threading
 from collections.abc import Sequence
@@ -112,7 +113,7 @@ class Balancers:
         self._stopping = asyncio.Event()
         for balancer in self._balancers.values():
             balancer.server = await asyncio.start_server(
-                lambda r, w, b=balancer: self._serve(b, r, w), "127.0.0.1", 0
+                functools.partial(self._serve, balancer), "127.0.0.1", 0
             )
             balancer.port = int(balancer.server.sockets[0].getsockname()[1])
             self._tasks.append(asyncio.create_task(self._watch(balancer)))
@@ -136,7 +137,10 @@ class Balancers:
             await asyncio.sleep(HEALTH_INTERVAL_S)
 
     async def _serve(
-        self, balancer: _Balancer, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+        self,
+        balancer: _Balancer,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
     ) -> None:
         balancer.connections += 1
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None

@@ -88,19 +88,44 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--duration", type=float, default=300.0, help="seconds of traffic and faults (default 300)")
+    parser.add_argument(
+        "--duration", type=float, default=300.0, help="seconds of traffic and faults (default 300)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="draws the fault schedule (default 1)")
-    parser.add_argument("--rate", type=float, default=4.0, help="money movements started per second (default 4)")
-    parser.add_argument("--replicas", type=int, default=2, help="replicas of every service (default 2)")
+    parser.add_argument(
+        "--rate", type=float, default=4.0, help="money movements started per second (default 4)"
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="replicas of every service (default 2)"
+    )
     parser.add_argument("--users", type=int, default=12, help="funded users (default 12)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report's figures here")
-    parser.add_argument("--work-dir", type=Path, help="logs and store data (default: a temporary directory)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory even when every invariant holds")
-    parser.add_argument("--log-level", default="WARNING", help="services' log level (default WARNING)")
-    parser.add_argument("--check-interval", type=float, default=5.0, help="seconds between live checks (default 5)")
-    parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for webhooks at the end (default 120)")
-    parser.add_argument("--no-faults", action="store_true", help="the same run without any fault (a baseline)")
-    parser.add_argument("--schedule-only", action="store_true", help="print the fault schedule and exit")
+    parser.add_argument(
+        "--work-dir", type=Path, help="logs and store data (default: a temporary directory)"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work directory even when every invariant holds",
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", help="services' log level (default WARNING)"
+    )
+    parser.add_argument(
+        "--check-interval", type=float, default=5.0, help="seconds between live checks (default 5)"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for webhooks at the end (default 120)",
+    )
+    parser.add_argument(
+        "--no-faults", action="store_true", help="the same run without any fault (a baseline)"
+    )
+    parser.add_argument(
+        "--schedule-only", action="store_true", help="print the fault schedule and exit"
+    )
     args = parser.parse_args(argv)
     if args.duration < 20:
         parser.error("--duration must be at least 20 seconds")
@@ -204,7 +229,9 @@ class ChaosRun:
         """The first time (run clock) a saga was seen terminal at or after `moment`."""
         deadline = time.monotonic() + PROGRESS_TIMEOUT_S
         while time.monotonic() < deadline:
-            later = [s - self.t0 for s in self.traffic.terminal_seen[-500:] if s - self.t0 >= moment]
+            later = [
+                s - self.t0 for s in self.traffic.terminal_seen[-500:] if s - self.t0 >= moment
+            ]
             if later:
                 return min(later)
             await asyncio.sleep(0.2)
@@ -375,7 +402,9 @@ def _say(text: str) -> None:
 
 async def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     began = time.monotonic()
-    plan = Plan(args.duration, args.replicas, STEP_TIMEOUT_S, tuple(n for n, s in RECEIVERS if not s))
+    plan = Plan(
+        args.duration, args.replicas, STEP_TIMEOUT_S, tuple(n for n, s in RECEIVERS if not s)
+    )
     schedule = [] if args.no_faults else fault_schedule(plan, args.seed)
     env = {**CHAOS_ENV, "PAYFLOW_LOG_LEVEL": args.log_level.upper()}
     cluster = ChaosCluster(work_dir, replicas=args.replicas, extra_env=env)
@@ -450,7 +479,9 @@ async def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
             "schedule": [f.to_json() for f in schedule],
             "faults_planned": count_by_kind(schedule),
             "faults": [r.to_json() for r in chaos.records],
-            "process_kills": sum(1 for r in chaos.records if r.fault.kind == KILL and r.started is not None),
+            "process_kills": sum(
+                1 for r in chaos.records if r.fault.kind == KILL and r.started is not None
+            ),
             "redis_crashes": cluster.redis.restarts,
             "mongo_crashes": cluster.mongo.restarts,
             "unexpected_exits": chaos.unexpected_exits,
@@ -508,7 +539,9 @@ async def _subscriptions(
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    plan = Plan(args.duration, args.replicas, STEP_TIMEOUT_S, tuple(n for n, s in RECEIVERS if not s))
+    plan = Plan(
+        args.duration, args.replicas, STEP_TIMEOUT_S, tuple(n for n, s in RECEIVERS if not s)
+    )
     schedule = [] if args.no_faults else fault_schedule(plan, args.seed)
     counts = count_by_kind(schedule)
     print(

@@ -32,7 +32,9 @@ BALANCED = ("orchestrator", "wallet", "ledger", "webhooks")
 """The services the gateway calls over internal HTTP (through a balancer each)."""
 
 
-def _spawn(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _spawn(
+    command: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
     try:

@@ -182,7 +182,9 @@ class InvariantChecker:
                     "ledger, and wallet balances = completed top-ups",
                     final,
                 ),
-                Check("wallets-equal-ledger", "every wallet balance equals its ledger account", final),
+                Check(
+                    "wallets-equal-ledger", "every wallet balance equals its ledger account", final
+                ),
                 Check(
                     "reconciliation-ok",
                     "GET /v1/admin/reconciliation (as the bootstrap admin) answers ok",
@@ -212,7 +214,8 @@ class InvariantChecker:
 
     async def note_existing_sagas(self) -> None:
         self.before_endpoints = {
-            d["_id"] async for d in self._db("orchestrator").transfers.find({}, projection={"_id": 1})
+            d["_id"]
+            async for d in self._db("orchestrator").transfers.find({}, projection={"_id": 1})
         }
 
     async def aclose(self) -> None:
@@ -271,14 +274,6 @@ class InvariantChecker:
             check.rounds += 1
         await self._sample_pending()
         return True
-
-    async def run_live(self, stop: asyncio.Event, interval_s: float = 5.0) -> None:
-        while not stop.is_set():
-            await self.live_round()
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-            except TimeoutError:
-                pass
 
     def _check_balances(self, snapshot: Snapshot) -> None:
         check = self.checks["no-negative-balance"]
@@ -523,7 +518,9 @@ class InvariantChecker:
         for saga, transfer in snapshot.transfers.items():
             if transfer["state"] not in TERMINAL_STATES or saga in self.before_endpoints:
                 continue
-            final_type = "transfer.completed" if transfer["state"] == "completed" else "transfer.failed"
+            final_type = (
+                "transfer.completed" if transfer["state"] == "completed" else "transfer.failed"
+            )
             for owner in transfer.get("owner_ids") or []:
                 subscription = self._subscriptions.get(owner)
                 if subscription is None:
@@ -537,19 +534,21 @@ class InvariantChecker:
         found: dict[tuple[str, str, str], list[Receipt]] = defaultdict(list)
         for receiver in self._receivers:
             for receipt in receiver.snapshot():
-                found[(f"{receipt.receiver}{receipt.path}", receipt.event_type, receipt.transfer_id)].append(
-                    receipt
-                )
+                found[
+                    (f"{receipt.receiver}{receipt.path}", receipt.event_type, receipt.transfer_id)
+                ].append(receipt)
         return found
 
-    def _missing(self, expected: Mapping[tuple[str, str, str], Subscription]) -> list[tuple[str, str, str]]:
+    def _missing(
+        self, expected: Mapping[tuple[str, str, str], Subscription]
+    ) -> list[tuple[str, str, str]]:
         receipts = self._receipts()
-        return [
-            key for key in expected if not any(r.delivered for r in receipts.get(key, ()))
-        ]
+        return [key for key in expected if not any(r.delivered for r in receipts.get(key, ()))]
 
     async def _delivery_status(
-        self, missing: Iterable[tuple[str, str, str]], expected: Mapping[tuple[str, str, str], Subscription]
+        self,
+        missing: Iterable[tuple[str, str, str]],
+        expected: Mapping[tuple[str, str, str], Subscription],
     ) -> dict[tuple[str, str, str], str]:
         """The webhooks service's delivery status of each missing (endpoint, event): pending,
         succeeded, failed, or `no delivery` / `no event`."""
@@ -621,11 +620,15 @@ class InvariantChecker:
             stable.checked += 1
             ids = {r.webhook_id for r in receipts}
             if len(ids) != 1 or ids != {receipts[0].event_id}:
-                stable.violate(f"{event_type} of {transfer_id} to {path}: webhook-ids {sorted(ids)}")
+                stable.violate(
+                    f"{event_type} of {transfer_id} to {path}: webhook-ids {sorted(ids)}"
+                )
             transfer = snapshot.transfers.get(transfer_id)
             subscriber = by_path.get(path)
-            if transfer is None or subscriber is None or subscriber.user_id not in (
-                transfer.get("owner_ids") or []
+            if (
+                transfer is None
+                or subscriber is None
+                or subscriber.user_id not in (transfer.get("owner_ids") or [])
             ):
                 stable.violate(f"{event_type} of {transfer_id} reached {path}, not a subscriber")
         repeats = sum(max(0, len(r) - 1) for r in self._receipts().values())

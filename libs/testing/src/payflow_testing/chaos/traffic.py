@@ -214,7 +214,9 @@ class Traffic:
                 headers=user.headers,
             )
         frozen = self.frozen_user
-        await self._checked("POST", f"/v1/wallets/{frozen.wallet_id}/freeze", headers=frozen.headers)
+        await self._checked(
+            "POST", f"/v1/wallets/{frozen.wallet_id}/freeze", headers=frozen.headers
+        )
         endpoints: dict[str, str] = {}
         for user in self.users:
             url = endpoint_urls[user.index % len(endpoint_urls)].rstrip("/") + f"/u{user.index}"
@@ -246,22 +248,23 @@ class Traffic:
         began = time.monotonic()
         interval = 1.0 / self.rate
         next_at = began
+        slots = asyncio.Semaphore(max_in_flight)
         while time.monotonic() - began < duration_s:
             next_at += interval * (0.5 + self._rng.random())
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            while self.in_flight >= max_in_flight:
-                await asyncio.sleep(0.05)
-            self._launch(self._next_operation())
+            await slots.acquire()  # an outage holds new operations back past this many
+            self._launch(self._next_operation()).add_done_callback(lambda _: slots.release())
         await self.drain()
 
     async def drain(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _launch(self, job: Any) -> None:
-        task = asyncio.create_task(job)
+    def _launch(self, job: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _next_operation(self) -> Any:
         kinds = list(MIX)
@@ -297,7 +300,9 @@ class Traffic:
         return self._refund(transfer_id, recipient)
 
     def _operation(self, kind: str, user: User) -> Operation:
-        operation = Operation(kind=kind, key=uuid.uuid4().hex, started=time.monotonic(), user=user.user_id)
+        operation = Operation(
+            kind=kind, key=uuid.uuid4().hex, started=time.monotonic(), user=user.user_id
+        )
         self.operations.append(operation)
         return operation
 
