@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import shutil
@@ -79,7 +80,8 @@ CHAOS_ENV = {
 RECEIVERS = (("steady-1", True), ("steady-2", True), ("flaky-1", False), ("flaky-2", False))
 RECEIVER_MODES = {RECEIVER_STALL: STALL, RECEIVER_ERROR: ERROR, RECEIVER_SLOW: SLOW}
 READY_TIMEOUT_S = 90.0
-PROGRESS_TIMEOUT_S = 60.0
+TRAFFIC_AFTER_FAULTS_S = 3.0
+"""Traffic goes on this long after the last fault is over, so that sagas are seen to progress."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -225,17 +227,16 @@ class ChaosRun:
                 await asyncio.sleep(0.3)
         return False
 
-    async def _progress_after(self, moment: float) -> float | None:
-        """The first time (run clock) a saga was seen terminal at or after `moment`."""
-        deadline = time.monotonic() + PROGRESS_TIMEOUT_S
-        while time.monotonic() < deadline:
-            later = [
-                s - self.t0 for s in self.traffic.terminal_seen[-500:] if s - self.t0 >= moment
-            ]
-            if later:
-                return min(later)
-            await asyncio.sleep(0.2)
-        return None
+    def note_progress(self) -> None:
+        """For each fault over: the first time (run clock) a saga was seen terminal once its
+        target was ready again."""
+        seen = sorted(s - self.t0 for s in self.traffic.terminal_seen)
+        for record in self.records:
+            if record.ready_at is None or record.progress_at is not None:
+                continue
+            index = bisect.bisect_left(seen, record.ready_at)
+            if index < len(seen):
+                record.progress_at = seen[index]
 
     # ------------------------------------------------------------ faults
 
@@ -312,8 +313,6 @@ class ChaosRun:
             receiver.set_mode(OK)
             record.ended = record.ready_at = self.now()
             record.progress_at = record.ended
-            return
-        record.progress_at = await self._progress_after(record.ready_at)
 
     async def supervise(self, stop: asyncio.Event) -> None:
         """Restart any replica that died without being killed, and say so in the report."""
@@ -445,18 +444,23 @@ async def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
             asyncio.create_task(_live_checks(checker, traffic, stop, args.check_interval)),
         ]
         injector = asyncio.create_task(chaos.inject_all())
-        await traffic.run(args.duration)
+        traffic_stop = asyncio.Event()
+        load = asyncio.create_task(traffic.run(traffic_stop))
+        await asyncio.sleep(args.duration)
+        faults_over = await injector  # a fault delayed by a slow restart may end late
+        if schedule:
+            await asyncio.sleep(max(0.0, faults_over + TRAFFIC_AFTER_FAULTS_S - chaos.now()))
+        traffic_stop.set()
         traffic_over = chaos.now()
-        faults_over = await injector
         quiet_at = faults_over if schedule else traffic_over
-        quiet_since = chaos.t0 + quiet_at
-        checker.deliberate = traffic.deliberate_failure_ids()
         stop.set()
         await asyncio.gather(*helpers)
-        _say("traffic and faults over; waiting for every saga to end")
-        await checker.wait_terminal(quiet_since)
+        _say(f"[{chaos.now():6.1f}s] traffic and faults over; waiting for every saga to end")
+        await asyncio.gather(load, checker.wait_terminal(chaos.t0 + quiet_at, load))
+        chaos.note_progress()
+        checker.deliberate = traffic.deliberate_failure_ids()
         reconciliation = await _reconciliation(traffic)
-        _say("checking the invariants once more, and the webhooks")
+        _say(f"[{chaos.now():6.1f}s] checking the invariants once more, and the webhooks")
         await checker.final(reconciliation, args.drain_timeout)
         checks = [c.to_json() for c in checker.checks.values()]
         ok = all(c.ok for c in checker.checks.values())

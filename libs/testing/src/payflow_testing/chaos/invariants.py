@@ -392,12 +392,15 @@ class InvariantChecker:
 
     # ------------------------------------------------------------------ settling
 
-    async def wait_terminal(self, quiet_since: float) -> None:
-        """Wait until no saga is in flight, at most until `SETTLE_BOUND_S` after `quiet_since`
-        (time.monotonic() when the last fault ended)."""
+    async def wait_terminal(self, quiet_since: float, traffic: asyncio.Task[Any]) -> None:
+        """Watch the sagas in flight until there are none and the `traffic` (which may still
+        start a saga: a client retrying) is over. Violated when a saga is still in flight
+        `SETTLE_BOUND_S` after `quiet_since` (time.monotonic() when the last fault was over),
+        or was at any poll after that."""
         check = self.checks["sagas-terminal"]
         deadline = quiet_since + SETTLE_BOUND_S
         active: list[dict[str, Any]] = []
+        last_busy = time.monotonic()  # the first look, if nothing is in flight by then
         while True:
             try:
                 active = [
@@ -409,13 +412,14 @@ class InvariantChecker:
                 ]
             except (PyMongoError, OSError):
                 active = [{"_id": "?", "state": "store unavailable"}]
-            if not active:
-                self.settle_s = max(0.0, time.monotonic() - quiet_since)
-                break
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if active:
+                last_busy = now
+            if (not active and traffic.done()) or (active and now > deadline):
                 break
             await asyncio.sleep(0.5)
         check.rounds += 1
+        self.settle_s = max(0.0, last_busy - quiet_since)
         for saga in active:
             history = saga.get("history") or []
             last = history[-1] if history else {}
@@ -423,9 +427,11 @@ class InvariantChecker:
                 f"{saga['_id']} still {saga.get('state')} "
                 f"(last: {last.get('reason', '?')} at {last.get('at', '?')})"
             )
+        if not active and self.settle_s > SETTLE_BOUND_S:
+            check.violate(f"sagas were in flight until {self.settle_s:.1f} s after the faults")
         check.notes.append(
-            f"settled {self.settle_s:.1f} s after the last fault ended"
-            if self.settle_s is not None
+            f"every saga terminal {self.settle_s:.1f} s after the last fault was over"
+            if not active
             else f"{len(active)} saga(s) still in flight {SETTLE_BOUND_S:.0f} s after the faults"
         )
 

@@ -123,7 +123,7 @@ def render(report: Mapping[str, Any]) -> str:
     settle = report.get("settle_s")
     lines += [
         "",
-        f"sagas terminal {fmt_s(settle)} s after the last fault ended; "
+        f"every saga terminal {fmt_s(settle)} s after the last fault was over (bound 60 s); "
         f"webhooks drained in {fmt_s(report.get('webhook_drain_s'))} s; "
         f"lowest balance seen {report.get('min_balance_seen')}",
         f"VERDICT: {'every invariant holds' if report['ok'] else 'INVARIANT VIOLATED'}",

@@ -15,6 +15,7 @@ passed. A share of the operations fail on purpose:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -243,16 +244,19 @@ class Traffic:
 
     # ------------------------------------------------------------ the load
 
-    async def run(self, duration_s: float, max_in_flight: int = 64) -> None:
-        """Start operations at `rate` per second for `duration_s`; then wait for those running."""
-        began = time.monotonic()
+    async def run(self, stop: asyncio.Event, max_in_flight: int = 64) -> None:
+        """Start operations at `rate` per second until `stop` is set; then wait for those
+        running. At most `max_in_flight` run at once: an outage holds new ones back."""
         interval = 1.0 / self.rate
-        next_at = began
+        next_at = time.monotonic()
         slots = asyncio.Semaphore(max_in_flight)
-        while time.monotonic() - began < duration_s:
+        while not stop.is_set():
             next_at += interval * (0.5 + self._rng.random())
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            await slots.acquire()  # an outage holds new operations back past this many
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_at - time.monotonic()))
+            if stop.is_set():
+                break
+            await slots.acquire()
             self._launch(self._next_operation()).add_done_callback(lambda _: slots.release())
         await self.drain()
 
