@@ -69,6 +69,9 @@ CHAOS_ENV = {
     "PAYFLOW_SWEEPER_INTERVAL_S": "0.5",
     "PAYFLOW_STREAM_CLAIM_IDLE_MS": "3000",
     "PAYFLOW_STREAM_RECLAIM_INTERVAL_S": "1",
+    # A command whose handler keeps failing (the sandbox `error` fault) is dead-lettered after
+    # five deliveries, some 15 s; the orchestrator's re-sends settle its saga meanwhile.
+    "PAYFLOW_STREAM_MAX_DELIVERIES": "5",
     "PAYFLOW_STUCK_GRACE_S": "10",
     "PAYFLOW_IDEMPOTENCY_LOCK_S": "5",
     # Five retries over 31 s: longer than any receiver fault of the schedule (at most 10 s).

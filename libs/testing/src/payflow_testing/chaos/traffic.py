@@ -9,7 +9,12 @@ passed. A share of the operations fail on purpose:
 - `insufficient`: from the pauper, whose wallet never holds money;
 - `frozen`: to the frozen user's wallet (the credit is refused: compensated);
 - `ledger-reject`: metadata `chaos=ledger-reject`, which the sender's sandbox fault rule makes
-  the ledger refuse (compensated).
+  the ledger refuse (compensated);
+- `ledger-error`: the ledger's handler raises on the posting (sandbox `error` fault): the command
+  is redelivered until dead-lettered, the orchestrator re-sends, gives up (`step_timeout`) and
+  compensates; the dead letters must all be explained by a terminal saga;
+- `debit-timeout`: the wallet acknowledges the debit and does nothing (sandbox `timeout`): re-sent,
+  abandoned, settled by a refund that finds no debit (`step_timeout`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,12 @@ import httpx
 PASSWORD = "chaos-password-123"  # noqa: S105 - throwaway users of a test run
 CURRENCY = "USD"
 OPENING_BALANCE = 100_000
-LEDGER_REJECT = {"chaos": "ledger-reject"}
+FAULT_RULES = (
+    ("ledger-reject", "ledger", "reject"),
+    ("ledger-error", "ledger", "error"),
+    ("debit-timeout", "debit", "timeout"),
+)
+"""Sandbox fault rules every regular user has: (metadata value of `chaos`, step, mode)."""
 RETRIABLE = frozenset({409, 429, 500, 502, 503, 504})
 OPERATION_DEADLINE_S = 120.0
 TERMINAL = frozenset({"completed", "failed"})
@@ -41,11 +51,15 @@ MIX: dict[str, int] = {
     "insufficient": 10,
     "frozen": 10,
     "ledger-reject": 10,
+    "ledger-error": 2,
+    "debit-timeout": 2,
 }
 DELIBERATE_FAILURES = {
     "insufficient": "insufficient_funds",
     "frozen": "destination_unavailable",
     "ledger-reject": "ledger_rejected",
+    "ledger-error": "step_timeout",
+    "debit-timeout": "step_timeout",
 }
 
 
@@ -208,12 +222,13 @@ class Traffic:
                 json={"amount": OPENING_BALANCE},
                 headers={**user.headers, "Idempotency-Key": uuid.uuid4().hex, "Prefer": "wait=10"},
             )
-            await self._checked(
-                "POST",
-                "/v1/sandbox/faults",
-                json={"step": "ledger", "mode": "reject", "match_metadata": LEDGER_REJECT},
-                headers=user.headers,
-            )
+            for label, step, mode in FAULT_RULES:
+                await self._checked(
+                    "POST",
+                    "/v1/sandbox/faults",
+                    json={"step": step, "mode": mode, "match_metadata": {"chaos": label}},
+                    headers=user.headers,
+                )
         frozen = self.frozen_user
         await self._checked(
             "POST", f"/v1/wallets/{frozen.wallet_id}/freeze", headers=frozen.headers
@@ -287,10 +302,10 @@ class Traffic:
             return self._transfer(
                 kind, self._rng.choice(regulars), self.frozen_user, self._rng.randint(1, 500)
             )
-        if kind == "ledger-reject":
+        if kind in ("ledger-reject", "ledger-error", "debit-timeout"):
             source, destination = self._rng.sample(regulars, 2)
             return self._transfer(
-                kind, source, destination, self._rng.randint(1, 500), metadata=LEDGER_REJECT
+                kind, source, destination, self._rng.randint(1, 500), metadata={"chaos": kind}
             )
         if kind == "top-up":
             return self._top_up(self._rng.choice(regulars), self._rng.randint(1_000, 20_000))
