@@ -267,3 +267,40 @@ async def test_datetimes_compare_to_the_millisecond(mongo_db: Any, now: datetime
     assert await records.count_documents({"at": {"$lt": base + timedelta(milliseconds=5)}}) == 0
     assert await records.count_documents({"at": base + timedelta(milliseconds=5)}) == 1
     assert await records.count_documents({"at": base}) == 0
+
+
+async def test_nin_matches_an_absent_field_in_queries_and_updates_alike(mongo_db: Any) -> None:
+    """The orchestrator clears a saga's event marker with `events.<flag>: {$nin: ["pending"]}`
+    for each flag, one of which is always absent (found by `make chaos`)."""
+    sagas = mongo_db["sagas"]
+    await sagas.insert_many(
+        [
+            {"_id": "tr_done", "events": {"created": "published", "failed": "published"}, "m": 1},
+            {"_id": "tr_owed", "events": {"created": "published", "failed": "pending"}, "m": 1},
+        ]
+    )
+    nothing_owed = {
+        f"events.{k}": {"$nin": ["pending"]} for k in ("created", "completed", "failed")
+    }
+    assert [d["_id"] async for d in sagas.find(nothing_owed)] == ["tr_done"]
+    result = await sagas.update_many(
+        {"_id": {"$in": ["tr_done", "tr_owed"]}, **nothing_owed}, {"$set": {"m": None}}
+    )
+    assert result.modified_count == 1
+    assert [d["_id"] async for d in sagas.find({"m": None})] == ["tr_done"]
+
+
+async def test_gap_ne_on_an_absent_field_matches_in_queries_but_not_in_updates(
+    mongo_db: Any, stores: Any
+) -> None:
+    """The embedded store's update path evaluates `$ne` on an absent field as no match, where
+    MongoDB (and the store's own `find`) match it. PayFlow filters updates with `$nin` instead."""
+    sagas = mongo_db["sagas"]
+    await sagas.insert_one({"_id": "tr_1", "events": {"created": "published"}, "m": 1})
+    absent_not_pending = {"events.completed": {"$ne": "pending"}}
+    assert await sagas.count_documents(absent_not_pending) == 1
+    result = await sagas.update_many(absent_not_pending, {"$set": {"m": None}})
+    if stores.mongo_is_embedded:
+        assert result.modified_count == 0
+    else:
+        assert result.modified_count == 1

@@ -135,8 +135,13 @@ def _to_document(transfer: Transfer) -> dict[str, Any]:
     return data
 
 
-# A flag may be cleared only where no event is still owed.
-_NOTHING_OWED = {f"events.{key}": {"$ne": "pending"} for key in ("created", "completed", "failed")}
+# A flag may be cleared only where no event is still owed. `$nin`, not `$ne`: both match a flag
+# that is absent (a saga has a `completed` or a `failed` flag, never both), but the embedded
+# store's update path matches no absent field with `$ne`, so no terminal saga's marker was ever
+# cleared there (tests/contract/test_mongo_store_contract.py pins it).
+_NOTHING_OWED = {
+    f"events.{key}": {"$nin": ["pending"]} for key in ("created", "completed", "failed")
+}
 
 
 def _from_document(data: dict[str, Any]) -> Transfer:

@@ -96,6 +96,27 @@ async def test_a_published_event_flag_survives_a_later_compare_and_set(
     ]
 
 
+async def test_an_owed_event_is_found_however_many_sagas_owed_events_before(
+    repository: TransferRepository, now: datetime
+) -> None:
+    """Sagas whose events were all published leave no marker behind: otherwise the oldest
+    markers fill every batch of `with_pending_events` and an event still owed is never
+    republished (found by `make chaos`: on the embedded store the batched clear matched no saga
+    that had no `completed` or no `failed` flag, so every terminal saga kept its marker)."""
+    for i in range(6):
+        settled = a_transfer(f"tr_settled_{i}", at=now - timedelta(seconds=60 - i), key=f"k{i}")
+        await repository.add(settled)
+        failed, _ = apply_reply(
+            settled, SagaStep.DEBIT_SOURCE, StepOutcome.INSUFFICIENT_FUNDS, now, POLICY
+        )
+        assert await repository.compare_and_set(failed, settled.version, ["failed"])
+        await repository.mark_events_published([(failed.id, "created"), (failed.id, "failed")])
+    owed = a_transfer("tr_owed", at=now, key="owed")
+    await repository.add(owed)
+    found = await repository.with_pending_events(now + timedelta(minutes=1), 5)
+    assert [t.id for t in found] == ["tr_owed"]
+
+
 async def test_due_lists_only_active_sagas_past_their_deadline(
     repository: TransferRepository, now: datetime
 ) -> None:
