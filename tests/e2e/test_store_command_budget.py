@@ -11,6 +11,7 @@ second of time, not per payment.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -49,7 +50,14 @@ def quiet_stack(
     # Its own stack: nothing left over from other tests adds work while this one counts.
     # Default timings: the shortened ones of the other suites (1.5 s step deadline, 2 s claim
     # idle) would let a loaded machine re-send or re-deliver, which is recovery, not the path.
-    env = {"PAYFLOW_BCRYPT_ROUNDS": E2E_ENV["PAYFLOW_BCRYPT_ROUNDS"]}
+    # Costs paid per second of time, not per payment, are set aside the same way: the wallet's
+    # mark pruner (each prune makes the next operation on that wallet read it again) and the
+    # maximum age of remembered users, endpoints and fault rules (one reload per item per age).
+    env = {
+        "PAYFLOW_BCRYPT_ROUNDS": E2E_ENV["PAYFLOW_BCRYPT_ROUNDS"],
+        "PAYFLOW_MARK_PRUNE_INTERVAL_S": "3600",
+        "PAYFLOW_REMEMBERED_MAX_AGE_S": "3600",
+    }
     with ServiceStack(
         mongo_url=stores.mongo_url,
         redis_url=stores.redis_url,
@@ -127,7 +135,7 @@ async def test_a_happy_transfer_costs_its_store_command_budget_and_no_more(
             }
             for n in BUDGET
         }
-        assert spent == BUDGET, detail
+        assert spent == BUDGET, json.dumps(detail)
         assert sum(spent.values()) == sum(BUDGET.values())
     finally:
         await payer.client.aclose()

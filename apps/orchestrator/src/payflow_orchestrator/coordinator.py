@@ -98,7 +98,10 @@ class TransferRequest:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # To the millisecond, as the store keeps it: a view built from the saga in memory (a live
+    # notice, a Prefer: wait answer) equals the one read back later (GET).
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class TransferCoordinator:

@@ -13,11 +13,14 @@ stale such a loss can leave a replica.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -41,8 +44,18 @@ class GenerationMemo(Generic[K, V]):
         self._items: dict[K, tuple[float, V]] = {}
 
     async def bump(self) -> None:
-        """Call after every stored change of what this memo remembers."""
-        await self._redis.incr(self._key)
+        """Call after every stored change of what this memo remembers. The change is stored
+        already, so a Redis that cannot answer does not fail it: this replica forgets at once,
+        the others within `max_age_s`."""
+        self._items.clear()
+        try:
+            await self._redis.incr(self._key)
+        except RedisError as exc:
+            logger.warning(
+                "change not signalled to other replicas (%r): they reload within %ss",
+                exc,
+                self._max_age_s,
+            )
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         try:
@@ -89,9 +102,17 @@ class KeyedGenerationMemo(Generic[V]):
         return f"{self._prefix}:{item}"
 
     async def bump(self, item: str) -> None:
-        """Call after every stored change of `item`."""
-        await self._redis.incr(self._key(item))
+        """Call after every stored change of `item` (a Redis that cannot answer: see above)."""
         self._items.pop(item, None)
+        try:
+            await self._redis.incr(self._key(item))
+        except RedisError as exc:
+            logger.warning(
+                "change of %s not signalled to other replicas (%r): they reload within %ss",
+                item,
+                exc,
+                self._max_age_s,
+            )
 
     async def get(self, item: str, load: Callable[[], Awaitable[V]]) -> V:
         try:
