@@ -265,5 +265,9 @@ def reconciliation() -> Call:
     return Call("GET", "/v1/admin/reconciliation")
 
 
+def admin_transfer(transfer_id: str) -> Call:
+    return Call("GET", f"/v1/admin/transfers/{transfer_id}")
+
+
 def list_users(limit: int | None, cursor: str | None) -> Call:
     return Call("GET", "/v1/admin/users", params=_page(limit, cursor))

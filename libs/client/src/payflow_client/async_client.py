@@ -525,6 +525,10 @@ class AsyncAdminResource(_AsyncResource):
     async def reconciliation(self) -> Reconciliation:
         return await self._client.request(_calls.reconciliation(), Reconciliation)
 
+    async def transfer(self, transfer_id: str) -> Transfer:
+        """Any transfer, whoever its owners (administrators only)."""
+        return await self._client.request(_calls.admin_transfer(transfer_id), Transfer)
+
     def users(self, *, limit: int | None = None, page_size: int = 100) -> AsyncPager[User]:
         return AsyncPager(
             lambda cursor: self._client._page(_calls.list_users(page_size, cursor), User), limit

@@ -545,6 +545,10 @@ class AdminResource(_Resource):
         """Every wallet against its ledger account, the journal's balance, stuck sagas."""
         return self._client.request(_calls.reconciliation(), Reconciliation)
 
+    def transfer(self, transfer_id: str) -> Transfer:
+        """Any transfer, whoever its owners (administrators only)."""
+        return self._client.request(_calls.admin_transfer(transfer_id), Transfer)
+
     def users(self, *, limit: int | None = None, page_size: int = 100) -> Pager[User]:
         return Pager(
             lambda cursor: self._client._page(_calls.list_users(page_size, cursor), User), limit
