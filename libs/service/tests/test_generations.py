@@ -1,27 +1,14 @@
-"""Memos validated by Redis generation counters: a bump forgets on every replica, and a lost
-bump (Redis down between a write and its bump, or restarted from an older state) leaves a replica
-stale for at most `max_age_s`, never until the next change."""
+"""Remembered items against a real Redis: fresh until a change is bumped, or until they are old."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from payflow_service.generations import GenerationMemo, KeyedGenerationMemo
 
-
-class CounterStore:
-    """The two Redis commands a memo uses, on a dict."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, int] = {}
-
-    async def get(self, key: str) -> bytes | None:
-        value = self.values.get(key)
-        return None if value is None else str(value).encode()
-
-    async def incr(self, key: str) -> int:
-        self.values[key] = self.values.get(key, 0) + 1
-        return self.values[key]
+pytestmark = pytest.mark.integration
 
 
 class Clock:
@@ -33,10 +20,10 @@ class Clock:
 
 
 class Source:
-    """What the memo remembers, with a count of the loads."""
+    """The store behind the memo: counts its loads."""
 
-    def __init__(self, value: str) -> None:
-        self.value = value
+    def __init__(self) -> None:
+        self.value = "v1"
         self.loads = 0
 
     async def load(self) -> str:
@@ -44,39 +31,51 @@ class Source:
         return self.value
 
 
-async def test_a_bump_makes_every_replica_load_again() -> None:
-    redis, clock, source = CounterStore(), Clock(), Source("v1")
-    replicas: list[GenerationMemo[str, Any]] = [
-        GenerationMemo(redis, "gen", clock=clock) for _ in range(2)
-    ]
-    assert [await m.get("k", source.load) for m in replicas] == ["v1", "v1"]
-    assert [await m.get("k", source.load) for m in replicas] == ["v1", "v1"]
-    assert source.loads == 2
-    source.value = "v2"
-    await replicas[0].bump()
-    assert [await m.get("k", source.load) for m in replicas] == ["v2", "v2"]
-
-
-async def test_a_lost_bump_is_forgotten_after_max_age() -> None:
-    redis, clock, source = CounterStore(), Clock(), Source("v1")
-    memo: GenerationMemo[str, Any] = GenerationMemo(redis, "gen", max_age_s=30, clock=clock)
+async def test_a_remembered_item_is_served_until_a_change_is_bumped(
+    redis_client: Any, unique: str
+) -> None:
+    source, clock = Source(), Clock()
+    memo: GenerationMemo[str, str] = GenerationMemo(redis_client, f"t{unique}:gen", clock=clock)
+    other: GenerationMemo[str, str] = GenerationMemo(redis_client, f"t{unique}:gen", clock=clock)
     assert await memo.get("k", source.load) == "v1"
-    source.value = "v2"  # stored, but the bump never reached Redis
+    assert await memo.get("k", source.load) == "v1"
+    assert source.loads == 1
+    source.value = "v2"
+    await other.bump()  # another replica changed it
+    assert await memo.get("k", source.load) == "v2"
+    assert source.loads == 2
+
+
+async def test_a_remembered_item_is_loaded_again_once_old_even_without_a_bump(
+    redis_client: Any, unique: str
+) -> None:
+    # A Redis that lost its last bump in a crash cannot leave a replica stale for longer.
+    source, clock = Source(), Clock()
+    memo: GenerationMemo[str, str] = GenerationMemo(
+        redis_client, f"t{unique}:gen", max_age_s=30, clock=clock
+    )
+    keyed: KeyedGenerationMemo[str] = KeyedGenerationMemo(
+        redis_client, f"t{unique}:item", max_age_s=30, clock=clock
+    )
+    await memo.get("k", source.load)
+    await keyed.get("usr_1", source.load)
+    source.value = "v2"
     clock.now += 29
     assert await memo.get("k", source.load) == "v1"
+    assert await keyed.get("usr_1", source.load) == "v1"
     clock.now += 2
     assert await memo.get("k", source.load) == "v2"
+    assert await keyed.get("usr_1", source.load) == "v2"
 
 
-async def test_a_keyed_lost_bump_is_forgotten_after_max_age() -> None:
-    redis, clock, source = CounterStore(), Clock(), Source("alice")
-    memo: KeyedGenerationMemo[str] = KeyedGenerationMemo(redis, "user", max_age_s=30, clock=clock)
-    assert await memo.get("usr_1", source.load) == "alice"
-    source.value = "alice (admin)"
-    clock.now += 29
-    assert await memo.get("usr_1", source.load) == "alice"
-    clock.now += 2
-    assert await memo.get("usr_1", source.load) == "alice (admin)"
-    await memo.bump("usr_1")
-    source.value = "alice (removed)"
-    assert await memo.get("usr_1", source.load) == "alice (removed)"
+async def test_one_item_bumped_forgets_that_item_only(redis_client: Any, unique: str) -> None:
+    source, clock = Source(), Clock()
+    keyed: KeyedGenerationMemo[str] = KeyedGenerationMemo(
+        redis_client, f"t{unique}:item", clock=clock
+    )
+    await keyed.get("usr_1", source.load)
+    await keyed.get("usr_2", source.load)
+    await keyed.bump("usr_1")
+    await keyed.get("usr_1", source.load)
+    await keyed.get("usr_2", source.load)
+    assert source.loads == 3

@@ -135,15 +135,6 @@ def _to_document(transfer: Transfer) -> dict[str, Any]:
     return data
 
 
-# A flag may be cleared only where no event is still owed. `$nin`, not `$ne`: both match a flag
-# that is absent (a saga has a `completed` or a `failed` flag, never both), but the embedded
-# store's update path matches no absent field with `$ne`, so no terminal saga's marker was ever
-# cleared there (tests/contract/test_mongo_store_contract.py pins it).
-_NOTHING_OWED = {
-    f"events.{key}": {"$nin": ["pending"]} for key in ("created", "completed", "failed")
-}
-
-
 def _from_document(data: dict[str, Any]) -> Transfer:
     data = dict(data)
     data["id"] = data.pop("_id")
@@ -210,10 +201,8 @@ class MongoTransferRepository:
             await self._collection.update_many(
                 {"_id": {"$in": ids}}, {"$set": {f"events.{event_key}": "published"}}
             )
-        await self._collection.update_many(
-            {"_id": {"$in": sorted({tid for tid, _ in flags})}, **_NOTHING_OWED},
-            {"$set": {"owes_events_since_ms": None}},
-        )
+        # `owes_events_since_ms` stays: `with_pending_events` clears it once the saga, read
+        # whole, owes nothing (this write cannot know about flags it does not set).
 
     async def due(self, now: datetime, limit: int) -> list[Transfer]:
         cursor = (
@@ -231,9 +220,14 @@ class MongoTransferRepository:
         )
         found = [_from_document(d) async for d in cursor]
         settled = [t.id for t in found if not t.pending_events()]
-        if settled:  # a marker left behind by a writer that could not clear it: clear it now
+        if settled:
+            # Read whole, these owe nothing: clear their marker, unless a transition since the
+            # read set it again (to its own, later time).
             await self._collection.update_many(
-                {"_id": {"$in": settled}, **_NOTHING_OWED},
+                {
+                    "_id": {"$in": settled},
+                    "owes_events_since_ms": {"$lte": millis(updated_before)},
+                },
                 {"$set": {"owes_events_since_ms": None}},
             )
         return [t for t in found if t.pending_events()]

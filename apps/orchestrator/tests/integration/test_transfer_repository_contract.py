@@ -96,25 +96,29 @@ async def test_a_published_event_flag_survives_a_later_compare_and_set(
     ]
 
 
-async def test_an_owed_event_is_found_however_many_sagas_owed_events_before(
+async def test_a_saga_owing_an_event_is_found_until_its_flag_is_published_and_never_after(
     repository: TransferRepository, now: datetime
 ) -> None:
-    """Sagas whose events were all published leave no marker behind: otherwise the oldest
-    markers fill every batch of `with_pending_events` and an event still owed is never
-    republished (found by `make chaos`: on the embedded store the batched clear matched no saga
-    that had no `completed` or no `failed` flag, so every terminal saga kept its marker)."""
-    for i in range(6):
-        settled = a_transfer(f"tr_settled_{i}", at=now - timedelta(seconds=60 - i), key=f"k{i}")
-        await repository.add(settled)
-        failed, _ = apply_reply(
-            settled, SagaStep.DEBIT_SOURCE, StepOutcome.INSUFFICIENT_FUNDS, now, POLICY
-        )
-        assert await repository.compare_and_set(failed, settled.version, ["failed"])
-        await repository.mark_events_published([(failed.id, "created"), (failed.id, "failed")])
-    owed = a_transfer("tr_owed", at=now, key="owed")
-    await repository.add(owed)
-    found = await repository.with_pending_events(now + timedelta(minutes=1), 5)
-    assert [t.id for t in found] == ["tr_owed"]
+    owing = a_transfer("tr_owing", key="k1", at=now)
+    settled = a_transfer("tr_settled", key="k2", at=now)
+    await repository.add(owing)
+    await repository.add(settled)
+    await repository.mark_events_published([(settled.id, "created")])
+    later = now + timedelta(minutes=1)
+    assert [t.id for t in await repository.with_pending_events(later, 10)] == ["tr_owing"]
+    await repository.mark_events_published([(owing.id, "created")])
+    assert await repository.with_pending_events(later, 10) == []
+    assert await repository.with_pending_events(later, 10) == []  # markers were cleared
+    # Owing again after a transition (a terminal event): found again.
+    finished, _ = apply_reply(
+        owing, SagaStep.DEBIT_SOURCE, StepOutcome.INSUFFICIENT_FUNDS, later, POLICY
+    )
+    stored = await repository.get(owing.id)
+    assert stored is not None
+    assert await repository.compare_and_set(finished, stored.version, ["failed"])
+    found = await repository.with_pending_events(later + timedelta(minutes=1), 10)
+    assert [t.id for t in found] == ["tr_owing"]
+    assert found[0].pending_events() == ["failed"]
 
 
 async def test_due_lists_only_active_sagas_past_their_deadline(
