@@ -439,6 +439,7 @@ class InvariantChecker:
 
     async def final(self, reconciliation: dict[str, Any] | None, drain_timeout_s: float) -> None:
         snapshot = await self.load()
+        self.checks["sagas-terminal"].checked = len(snapshot.transfers)
         self._check_balances(snapshot)
         self._check_journal(snapshot)
         self._check_sagas(snapshot, only_new=False)
