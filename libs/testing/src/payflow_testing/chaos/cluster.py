@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,13 +25,48 @@ from pathlib import Path
 
 import httpx
 
-from payflow_devstack.stores import free_port, mongo_command, redis_command, wait_for_port
+from payflow_devstack.stores import mongo_command, redis_command, wait_for_port
 from payflow_testing.chaos.balancer import Balancers
 from payflow_testing.chaos.schedule import SERVICES, service_of
 from payflow_testing.stack import SERVICE_MODULES
 
 BALANCED = ("orchestrator", "wallet", "ledger", "webhooks")
 """The services the gateway calls over internal HTTP (through a balancer each)."""
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            return int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+class PortPool:
+    """Listening ports for processes that are restarted on the same port, taken below the
+    kernel's ephemeral range: a port bound with port 0 (a balancer, anything else on the
+    machine) or the local end of an outgoing connection may take a port in that range while its
+    process is down, and the restart would find it in use."""
+
+    def __init__(self, low: int = 20_000) -> None:
+        self._low = low
+        self._high = max(low + 1_000, _ephemeral_low())
+        self._given: set[int] = set()
+        self._rng = random.SystemRandom()
+
+    def take(self) -> int:
+        for _ in range(1_000):
+            port = self._rng.randrange(self._low, self._high)
+            if port in self._given:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            self._given.add(port)
+            return port
+        raise RuntimeError(f"no free port between {self._low} and {self._high}")
 
 
 def _spawn(
@@ -133,7 +170,8 @@ class ChaosCluster:
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         logs = self.work_dir / "logs"
-        mongo_port, redis_port = free_port(), free_port()
+        ports = PortPool()
+        mongo_port, redis_port = ports.take(), ports.take()
         mongo_dir = self.work_dir / "mongo"
         self.mongo = Store(
             "mongo",
@@ -155,7 +193,7 @@ class ChaosCluster:
                 self.processes[name] = Replica(
                     name=name,
                     service=service,
-                    port=free_port(),
+                    port=ports.take(),
                     log_path=logs / f"{slug}.log",
                     run_dir=self.work_dir / "run" / slug,
                 )
