@@ -16,6 +16,7 @@ from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
 from payflow_orchestrator.main import create_app
 from payflow_orchestrator.repository import MongoTransferRepository, TransferDocument
 from payflow_orchestrator.settings import OrchestratorSettings
+from payflow_testing.clock import utc_now_ms
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ async def api(stores: Any, unique: str) -> AsyncIterator[httpx.AsyncClient]:
 async def a_stored_transfer(state: SagaState, kind: SagaKind = SagaKind.TRANSFER) -> str:
     """A transfer usr_a -> usr_b of 100 USD from wal_a to wal_b, stored in `state`."""
     transfer_id = new_id("tr")
-    transfer = a_transfer(transfer_id, key=transfer_id, kind=kind).model_copy(
+    transfer = a_transfer(transfer_id, at=utc_now_ms(), key=transfer_id, kind=kind).model_copy(
         update={"state": state}
     )
     await MongoTransferRepository(TransferDocument.get_pymongo_collection()).add(transfer)
