@@ -7,10 +7,10 @@ from datetime import timedelta
 from pydantic import Field
 
 from payflow_orchestrator.domain.transfer import TimingPolicy
-from payflow_settings import ServiceSettings
+from payflow_settings import BusSettings
 
 
-class OrchestratorSettings(ServiceSettings):
+class OrchestratorSettings(BusSettings):
     service_name: str = "orchestrator"
     step_timeout_s: float = Field(default=10.0, gt=0)
     """How long a step may go unanswered before the sweeper re-sends it."""

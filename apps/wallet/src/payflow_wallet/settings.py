@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from payflow_settings import ServiceSettings
+from payflow_settings import BusSettings
 
 
-class WalletSettings(ServiceSettings):
+class WalletSettings(BusSettings):
     service_name: str = "wallet"
     command_concurrency: int = Field(default=16, ge=1)
     """Wallet commands handled at once by this process (they may hit the same wallet)."""

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from payflow_contracts.events import TransferEvent
 from payflow_contracts.streams import WEBHOOKS_GROUP
-from payflow_messaging import ConsumerConfig, StreamConsumer
+from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer
 from payflow_service import ServiceRuntime, create_service_app
 from payflow_webhooks.api import ROUTERS
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
@@ -26,7 +26,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
         streams = settings.streams
         stores = mongo_stores(runtime.redis, settings.streams.key("webhook-endpoints-generation"))
-        pool = await open_arq_pool(settings.redis_url, streams)
+        pool = await open_arq_pool(settings.redis_connection_url, streams)
         queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
         guard = UrlGuard(allow_private=settings.private_urls_allowed, resolver=SystemResolver())
         intake = TransferEventIntake(
@@ -42,6 +42,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
                 stream=streams.transfer_events,
                 group=WEBHOOKS_GROUP,
             ),
+            BusSigner(settings.bus_keys()),
         )
         consumer.register(TransferEvent.MESSAGE_TYPE, intake.on_transfer_event)
         runtime.components.update(

@@ -6,13 +6,16 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
-from payflow_settings import ServiceSettings
+from payflow_settings import BusSettings, ServiceSettings
 from payflow_webhooks.domain.retry_policy import RetryPolicy
 
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
 
 
-class WebhooksSettings(ServiceSettings):
+class WebhooksWorkerSettings(ServiceSettings):
+    """Webhook delivery settings, shared by the service and its worker. The worker runs on these
+    alone: it is not on the saga bus and holds no bus key."""
+
     service_name: str = "webhooks"
 
     webhook_timeout_s: float = Field(default=15.0, gt=0)
@@ -69,3 +72,7 @@ class WebhooksSettings(ServiceSettings):
         """How long an ARQ job key must live: the whole schedule, every attempt, and a day."""
         policy = self.retry_policy()
         return policy.span() + self.job_timeout * policy.max_attempts + timedelta(days=1)
+
+
+class WebhooksSettings(BusSettings, WebhooksWorkerSettings):
+    """The webhooks service: it consumes transfer events from the bus, so it holds the bus keys."""

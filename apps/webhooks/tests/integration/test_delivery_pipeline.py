@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
 from payflow_webhooks.domain.delivery import open_delivery, replay
 from payflow_webhooks.domain.event import WebhookEvent
@@ -89,7 +89,7 @@ async def test_a_completed_transfer_reaches_its_subscriber_signed_and_logged(
         owner_ids=["usr_a"],
         transfer={"id": transfer_id, "amount": 1250, "currency": "USD"},
     )
-    await StreamPublisher(redis_client).publish_envelope(
+    await StreamPublisher(redis_client, BusSigner(pipeline.settings.bus_keys())).publish_envelope(
         pipeline.settings.streams.transfer_events, Envelope.wrap(event, saga_id=transfer_id)
     )
     [request] = await receiver.wait_for(path, 1)

@@ -11,7 +11,7 @@ import pytest
 
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 from payflow_webhooks.delivery_queue import queue_name
 from payflow_webhooks.main import create_app
 from payflow_webhooks.settings import WebhooksSettings
@@ -45,7 +45,7 @@ class Service:
             transfer={"id": transfer_id, "amount": 1250, "currency": "USD", "status": "completed"},
         )
         envelope = Envelope.wrap(event, saga_id=transfer_id, traceparent=TRACEPARENT)
-        await StreamPublisher(self.redis).publish_envelope(
+        await StreamPublisher(self.redis, BusSigner(self.settings.bus_keys())).publish_envelope(
             self.settings.streams.transfer_events, envelope
         )
         return event.event_id

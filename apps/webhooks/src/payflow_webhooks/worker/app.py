@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from payflow_observability.store_metrics import as_upkeep
 from payflow_service import ServiceRuntime, create_service_app
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
-from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.settings import WebhooksWorkerSettings
 from payflow_webhooks.stores import DOCUMENT_MODELS, mongo_stores
 from payflow_webhooks.url_guard import SystemResolver, UrlGuard
 from payflow_webhooks.worker.courier import WebhookCourier
@@ -24,8 +24,8 @@ from payflow_webhooks.worker.sweeper import StalledDeliverySweeper
 USER_AGENT = "PayFlow-Webhooks/1.0"
 
 
-def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
-    settings = settings or WebhooksSettings(service_name="webhooks")
+def create_app(settings: WebhooksWorkerSettings | None = None) -> FastAPI:
+    settings = settings or WebhooksWorkerSettings(service_name="webhooks")
 
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
@@ -47,7 +47,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             policy=settings.retry_policy(),
             disable_after=timedelta(seconds=settings.webhook_disable_after_s),
         )
-        pool = await open_arq_pool(settings.redis_url, streams)
+        pool = await open_arq_pool(settings.redis_connection_url, streams)
         queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
         worker = DeliveryWorker(build_arq_worker(settings, pool, courier))
         sweeper = StalledDeliverySweeper(

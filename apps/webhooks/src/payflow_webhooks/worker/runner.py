@@ -18,7 +18,7 @@ from payflow_webhooks.delivery_queue import (
     load_job,
     queue_name,
 )
-from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.settings import WebhooksWorkerSettings
 from payflow_webhooks.worker.courier import WebhookCourier
 from payflow_webhooks.worker.jobs import COURIER, deliver_webhook
 
@@ -30,7 +30,9 @@ record bounds the real attempts, so this only stops a job that loops for some un
 (the sweeper then starts it afresh)."""
 
 
-def build_arq_worker(settings: WebhooksSettings, pool: ArqRedis, courier: WebhookCourier) -> Worker:
+def build_arq_worker(
+    settings: WebhooksWorkerSettings, pool: ArqRedis, courier: WebhookCourier
+) -> Worker:
     streams = settings.streams
     return Worker(
         functions=[func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=RUNAWAY_JOB_TRIES)],
