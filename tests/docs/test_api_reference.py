@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from payflow_contracts.events import TRANSFER_EVENT_TYPES
+from payflow_gateway.ids import PATH_IDS
 from payflow_gateway.main import create_app
 from payflow_gateway.payments.idempotency_keys import MAX_KEY_LENGTH
 from payflow_gateway.payments.idempotent import KEY_TTL
@@ -49,6 +50,8 @@ DYNAMIC_CODE_SITES = {
     IDEMPOTENT_PY,
     # A service's refusal passed on with the code that service sent (collected from its source).
     "apps/gateway/src/payflow_gateway/internal_http.py",
+    # The 404 of an id of the wrong shape: the codes of its PATH_IDS table (collected below).
+    "apps/gateway/src/payflow_gateway/ids.py",
 }
 NOT_IN_SCHEMA = {
     ("GET", "/healthz"),
@@ -117,6 +120,8 @@ def raised_problems() -> dict[str, set[int]]:
     assert "ProblemError(400, problem.code" in idempotent, "KeyProblem codes are no longer 400"
     for status, code in service_problems._CODES_BY_STATUS.items():
         found.setdefault(code, set()).add(status)
+    for _, code, _ in PATH_IDS.values():
+        found.setdefault(code, set()).add(404)
     return found
 
 
@@ -185,3 +190,23 @@ def test_the_documented_limits_are_the_codes(api_md: str) -> None:
     assert f"1 to {MAX_KEY_LENGTH} printable ASCII" in api_md
     assert f"N is capped at {MAX_WAIT_S:g}" in api_md
     assert f"`{DEFAULT_RETRY_SCHEDULE}`" in api_md
+
+
+def test_the_documented_quotas_are_the_settings_defaults(api_md: str) -> None:
+    from payflow_orchestrator.settings import OrchestratorSettings
+    from payflow_wallet.settings import WalletSettings
+    from payflow_webhooks.settings import WebhooksSettings
+
+    defaults = {
+        "PAYFLOW_MAX_WALLETS_PER_USER": WalletSettings,
+        "PAYFLOW_MAX_API_KEYS_PER_USER": GatewaySettings,
+        "PAYFLOW_MAX_WEBHOOK_ENDPOINTS_PER_USER": WebhooksSettings,
+        "PAYFLOW_MAX_FAULT_RULES_PER_USER": OrchestratorSettings,
+        "PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR": WebhooksSettings,
+    }
+    quotas = api_md.split("## Quotas", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| [^|]+ \| (\d+) \| `(PAYFLOW_[A-Z_]+)`", quotas, re.MULTILINE)
+    assert {setting for _, setting in rows} == set(defaults)
+    for cap, setting in rows:
+        field = setting.removeprefix("PAYFLOW_").lower()
+        assert defaults[setting].model_fields[field].default == int(cap), setting

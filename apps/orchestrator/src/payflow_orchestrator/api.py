@@ -20,6 +20,7 @@ from payflow_orchestrator.refunds import Refunds
 from payflow_orchestrator.repository import TransferQuery, TransferRepository
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import InternalCaller, ProblemError
+from payflow_service.quotas import QuotaExceeded, quota_problem
 
 router = APIRouter(prefix="/internal")
 
@@ -178,9 +179,14 @@ class FaultRuleCreate(BaseModel):
 
 
 @router.post("/faults", status_code=201)
-async def add_fault(body: FaultRuleCreate, rules: FaultRules, _: InternalCaller) -> dict[str, Any]:
+async def add_fault(
+    body: FaultRuleCreate, rules: FaultRules, settings: Settings, _: InternalCaller
+) -> dict[str, Any]:
     rule = FaultRule(id=new_id("flt"), **body.model_dump())
-    await rules.add(rule)
+    try:
+        await rules.add(rule, cap=settings.max_fault_rules_per_user)
+    except QuotaExceeded as exceeded:
+        raise quota_problem(exceeded, "fault rules", "PAYFLOW_MAX_FAULT_RULES_PER_USER") from None
     return rule.model_dump()
 
 

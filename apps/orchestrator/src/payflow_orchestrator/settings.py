@@ -20,6 +20,9 @@ class OrchestratorSettings(BusSettings):
     sweeper_interval_s: float = Field(default=1.0, gt=0)
     stuck_grace_s: float = Field(default=30.0, ge=0)
     """A saga is reported stuck when its step deadline passed longer ago than this."""
+    max_fault_rules_per_user: int = Field(default=20, ge=1)
+    """Sandbox fault rules one user may hold; one more is refused with 409 `quota_exceeded`
+    (exactly, however many are added at once)."""
 
     def timing_policy(self) -> TimingPolicy:
         return TimingPolicy(

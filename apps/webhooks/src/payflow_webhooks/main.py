@@ -14,6 +14,7 @@ from payflow_service import ServiceRuntime, create_service_app
 from payflow_webhooks.api import ROUTERS
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
 from payflow_webhooks.event_intake import TransferEventIntake
+from payflow_webhooks.replay_quota import HourlyReplayQuota
 from payflow_webhooks.settings import WebhooksSettings
 from payflow_webhooks.stores import DOCUMENT_MODELS, mongo_stores
 from payflow_webhooks.url_guard import SystemResolver, UrlGuard
@@ -52,6 +53,9 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             queue=queue,
             guard=guard,
             intake=intake,
+            replays=HourlyReplayQuota(
+                runtime.redis, settings.stream_prefix, settings.max_delivery_retries_per_hour
+            ),
         )
         runtime.start_loop("transfer-events", consumer.run(runtime.stopping))
         try:

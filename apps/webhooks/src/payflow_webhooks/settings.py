@@ -76,3 +76,10 @@ class WebhooksWorkerSettings(ServiceSettings):
 
 class WebhooksSettings(BusSettings, WebhooksWorkerSettings):
     """The webhooks service: it consumes transfer events from the bus, so it holds the bus keys."""
+
+    max_webhook_endpoints_per_user: int = Field(default=10, ge=1)
+    """Endpoints one user may hold; one more is refused with 409 `quota_exceeded` (exactly,
+    however many are created at once)."""
+    max_delivery_retries_per_hour: int = Field(default=60, ge=1)
+    """Manual retries (`POST /v1/webhook-deliveries/{id}/retry`) one user may ask for in one
+    clock hour; one more is refused with 429 `quota_exceeded` and `Retry-After`."""
