@@ -34,6 +34,11 @@ class WebhooksWorkerSettings(ServiceSettings):
     """ARQ job timeout; by default the HTTP timeout plus 5 s. A killed worker's job is picked up
     again by ARQ once this plus 10 s has passed."""
     webhook_worker_max_jobs: int = Field(default=20, ge=1)
+    webhook_max_in_flight_per_endpoint: int = Field(default=4, ge=1)
+    """Sends to one endpoint at once in one worker: a slow endpoint holds at most this many of
+    the worker's slots, the others go on serving other endpoints."""
+    webhook_max_in_flight_per_owner: int = Field(default=10, ge=1)
+    """Sends to one owner's endpoints together at once in one worker."""
     webhook_worker_poll_delay_s: float = Field(default=0.05, gt=0)
     """How often an idle worker looks for due jobs: the pickup latency of a delivery. One
     ZRANGEBYSCORE per look, so 20/s when idle costs Redis next to nothing."""

@@ -17,6 +17,7 @@ from payflow_webhooks.settings import WebhooksWorkerSettings
 from payflow_webhooks.stores import DOCUMENT_MODELS, mongo_stores
 from payflow_webhooks.url_guard import SystemResolver, UrlGuard
 from payflow_webhooks.worker.courier import WebhookCourier
+from payflow_webhooks.worker.fair_share import FairShare
 from payflow_webhooks.worker.runner import DeliveryWorker, build_arq_worker
 from payflow_webhooks.worker.sender import WebhookSender
 from payflow_webhooks.worker.sweeper import StalledDeliverySweeper
@@ -46,6 +47,10 @@ def create_app(settings: WebhooksWorkerSettings | None = None) -> FastAPI:
             sender=WebhookSender(client, guard, settings.webhook_timeout_s),
             policy=settings.retry_policy(),
             disable_after=timedelta(seconds=settings.webhook_disable_after_s),
+            share=FairShare(
+                per_endpoint=settings.webhook_max_in_flight_per_endpoint,
+                per_owner=settings.webhook_max_in_flight_per_owner,
+            ),
         )
         pool = await open_arq_pool(settings.redis_connection_url, streams)
         queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
