@@ -11,14 +11,15 @@ RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
+FUZZ_EXAMPLES ?= 60
 
-.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench chaos diagram demo clean
+.PHONY: help install run test test-unit test-integration test-e2e lint typecheck bench chaos fuzz diagram demo clean
 
 help:
 	@echo "make run    install everything, start every service on embedded stores (Ctrl-C stops all)"
 	@echo "make test   install everything, run the whole test suite"
 	@echo "make demo   a guided tour through the Python client, against a running make run"
-	@echo "make lint | typecheck | bench | chaos | diagram | clean"
+	@echo "make lint | typecheck | bench | chaos | fuzz | diagram | clean"
 	@echo "make bench BENCH_ARGS=\"--transfers 500 --concurrency 10\"   (see: make bench BENCH_ARGS=--help)"
 	@echo "make chaos CHAOS_ARGS=\"--duration 300 --seed 7\"   (see: make chaos CHAOS_ARGS=--help)"
 
@@ -62,6 +63,13 @@ bench: install
 
 chaos: install
 	$(RUN) python -m payflow_testing.chaos $(CHAOS_ARGS)
+
+# Schemathesis over the gateway's OpenAPI document, random cases (the test suite runs a fixed
+# few): FUZZ_EXAMPLES per route and generation mode; the figures go to .payflow/fuzz-report.json.
+fuzz: install
+	@mkdir -p .payflow
+	PAYFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PAYFLOW_FUZZ_REPORT=.payflow/fuzz-report.json \
+	  $(RUN) pytest tests/e2e/test_openapi_fuzz.py -p no:cacheprovider -q -s
 
 demo: install
 	$(RUN) python -m payflow_client.demo

@@ -190,3 +190,23 @@ def test_the_documented_limits_are_the_codes(api_md: str) -> None:
     assert f"1 to {MAX_KEY_LENGTH} printable ASCII" in api_md
     assert f"N is capped at {MAX_WAIT_S:g}" in api_md
     assert f"`{DEFAULT_RETRY_SCHEDULE}`" in api_md
+
+
+def test_the_documented_quotas_are_the_settings_defaults(api_md: str) -> None:
+    from payflow_orchestrator.settings import OrchestratorSettings
+    from payflow_wallet.settings import WalletSettings
+    from payflow_webhooks.settings import WebhooksSettings
+
+    defaults = {
+        "PAYFLOW_MAX_WALLETS_PER_USER": WalletSettings,
+        "PAYFLOW_MAX_API_KEYS_PER_USER": GatewaySettings,
+        "PAYFLOW_MAX_WEBHOOK_ENDPOINTS_PER_USER": WebhooksSettings,
+        "PAYFLOW_MAX_FAULT_RULES_PER_USER": OrchestratorSettings,
+        "PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR": WebhooksSettings,
+    }
+    quotas = api_md.split("## Quotas", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| [^|]+ \| (\d+) \| `(PAYFLOW_[A-Z_]+)`", quotas, re.MULTILINE)
+    assert {setting for _, setting in rows} == set(defaults)
+    for cap, setting in rows:
+        field = setting.removeprefix("PAYFLOW_").lower()
+        assert defaults[setting].model_fields[field].default == int(cap), setting

@@ -27,6 +27,8 @@ E2E_ENV = {
     "PAYFLOW_IDEMPOTENCY_LOCK_S": "5",
     "PAYFLOW_BOOTSTRAP_ADMIN_EMAIL": ADMIN_EMAIL,
     "PAYFLOW_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    # Small enough for tests/e2e/test_quotas.py to reach; each test registers its own users.
+    "PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR": "3",
 }
 
 

@@ -54,6 +54,7 @@ EXPOSED_METRICS = frozenset(
         "payflow_stream_dead_letters_total",  # {stream}
         "payflow_stream_pending_messages",  # {stream, group}
         "payflow_stream_dead_letter_messages",  # {stream}
+        "payflow_stream_messages_rejected_total",  # {stream, reason}
         # webhooks and webhooks-worker
         "payflow_webhook_deliveries_total",  # {outcome=succeeded|failed|retrying|disabled}
         "payflow_webhook_attempts_total",  # {result}
@@ -75,6 +76,9 @@ PROCESS_MODULES = {
     "webhooks-worker": "payflow_webhooks.worker",
 }
 INTERNAL_APIS = ("orchestrator", "wallet", "ledger", "webhooks")
+# The processes on the saga bus, the only ones that hold its signing keys.
+BUS_PROCESSES = ("orchestrator", "wallet", "ledger", "webhooks")
+REDIS_PASSWORD_VARIABLE = "${PAYFLOW_REDIS_PASSWORD:-dev-redis-password-change-me}"
 # The gateway's metrics live on a port of their own (PAYFLOW_METRICS_PORT), never exposed:
 # in production its public port serves no /metrics (docs/phases/PHASE-8-HARDENING.md).
 METRICS_PORTS = {**DEFAULT_PORTS, "gateway": 8100}
@@ -85,6 +89,7 @@ REQUIRED_ALERTS = {
     "PayflowStreamBacklogHigh",
     "PayflowSagasPastDeadline",
     "PayflowDeadLettersPresent",
+    "PayflowBusMessagesRejected",
 }
 DASHBOARD_FILES = ("payments-overview.json", "saga-health.json", "webhook-delivery.json")
 
@@ -272,6 +277,7 @@ def test_stores_are_a_mongo_replica_set_and_a_redis_that_never_evicts(
         "redis-server",
         *("--appendonly", "yes"),
         *("--maxmemory-policy", "noeviction"),
+        *("--requirepass", REDIS_PASSWORD_VARIABLE),
     ]
 
 
@@ -463,3 +469,206 @@ def test_k8s_runs_each_process_as_a_deployment_behind_a_service(
         service = by_kind["Service"][name]["spec"]
         assert service["selector"].items() <= pod["metadata"]["labels"].items()
         assert service["ports"] == [{"name": "http", "port": port, "targetPort": "http"}]
+
+
+def test_compose_redis_requires_the_password_every_process_gets(compose: dict[str, Any]) -> None:
+    redis = compose["services"]["redis"]
+    assert redis["environment"]["REDISCLI_AUTH"] == REDIS_PASSWORD_VARIABLE
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+    for name in PROCESS_MODULES:
+        env = compose["services"][name]["environment"]
+        assert env["PAYFLOW_REDIS_PASSWORD"] == REDIS_PASSWORD_VARIABLE, name
+        assert "@" not in env["PAYFLOW_REDIS_URL"], name
+
+
+def test_compose_gives_the_bus_key_to_the_bus_processes_only(compose: dict[str, Any]) -> None:
+    for name in PROCESS_MODULES:
+        env = compose["services"][name]["environment"]
+        if name in BUS_PROCESSES:
+            assert env["PAYFLOW_BUS_SIGNING_KEYS"].startswith("${PAYFLOW_BUS_SIGNING_KEYS:-")
+        else:
+            assert "PAYFLOW_BUS_SIGNING_KEYS" not in env, name
+
+
+def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    kinds: dict[str, dict[str, dict[str, Any]]] = {}
+    for obj in objects:
+        kinds.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    return kinds
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {variable["name"]: variable for variable in container["env"]}
+
+
+def test_k8s_secrets_go_where_they_are_needed_and_nowhere_else(
+    k8s_objects: list[dict[str, Any]],
+) -> None:
+    deployments = by_kind(k8s_objects)["Deployment"]
+    config = by_kind(k8s_objects)["ConfigMap"]["payflow-config"]["data"]
+    assert "@" not in config["PAYFLOW_REDIS_URL"]
+    for name in PROCESS_MODULES:
+        env = container_env(deployments[name])
+        redis_password = env["PAYFLOW_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert redis_password["key"] == "redis-password", name
+        if name in BUS_PROCESSES:
+            bus_keys = env["PAYFLOW_BUS_SIGNING_KEYS"]["valueFrom"]["secretKeyRef"]
+            assert bus_keys["key"] == "bus-signing-keys", name
+        else:
+            assert "PAYFLOW_BUS_SIGNING_KEYS" not in env, name
+
+
+def test_only_the_gateway_listens_on_every_address(k8s_objects: list[dict[str, Any]]) -> None:
+    """The others bind the pod's own cluster address; on a developer machine every process binds
+    loopback (the settings' default), and compose keeps the internal ports on 127.0.0.1."""
+    from payflow_gateway.settings import GatewaySettings
+    from payflow_ledger.settings import LedgerSettings
+    from payflow_orchestrator.settings import OrchestratorSettings
+    from payflow_wallet.settings import WalletSettings
+    from payflow_webhooks.settings import WebhooksSettings, WebhooksWorkerSettings
+
+    deployments = by_kind(k8s_objects)["Deployment"]
+    config = by_kind(k8s_objects)["ConfigMap"]["payflow-config"]["data"]
+    assert "PAYFLOW_HOST" not in config
+    for name in PROCESS_MODULES:
+        host = container_env(deployments[name])["PAYFLOW_HOST"]
+        if name == "gateway":
+            assert host == {"name": "PAYFLOW_HOST", "value": "0.0.0.0"}
+        else:
+            assert host["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}, name
+    for settings_class in (
+        GatewaySettings,
+        OrchestratorSettings,
+        WalletSettings,
+        LedgerSettings,
+        WebhooksSettings,
+        WebhooksWorkerSettings,
+    ):
+        assert settings_class.model_fields["host"].default == "127.0.0.1", settings_class
+
+
+# NetworkPolicy, evaluated the way Kubernetes does (the subset of it these manifests use): a pod
+# that some ingress policy selects admits only what a rule of one of those policies admits.
+Pod = tuple[str, dict[str, str]]  # (namespace, labels)
+OUTSIDE: Pod = ("<outside the cluster>", {})
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels", "matchExpressions"}, selector
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def peer_matches(peer: dict[str, Any], policy_namespace: str, source: Pod) -> bool:
+    assert "ipBlock" not in peer, peer
+    if source is OUTSIDE:
+        return False
+    namespace, labels = source
+    if "namespaceSelector" in peer:
+        if not selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": namespace}):
+            return False
+    elif namespace != policy_namespace:
+        return False
+    return "podSelector" not in peer or selects(peer["podSelector"], labels)
+
+
+def admits(policies: list[dict[str, Any]], source: Pod, target: Pod, port: dict[str, Any]) -> bool:
+    namespace, labels = target
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"].get("namespace", "payflow") == namespace
+        and "Ingress" in p["spec"]["policyTypes"]
+        and selects(p["spec"]["podSelector"], labels)
+    ]
+    if not selecting:
+        return True
+    for policy in selecting:
+        policy_namespace = policy["metadata"].get("namespace", "payflow")
+        for rule in policy["spec"].get("ingress", []):
+            ports = rule.get("ports")
+            if ports is not None and not any(
+                p["port"] in (port["name"], port["containerPort"]) for p in ports
+            ):
+                continue
+            peers = rule.get("from")
+            if peers is None or any(peer_matches(x, policy_namespace, source) for x in peers):
+                return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def payflow_pods(k8s_objects: list[dict[str, Any]]) -> dict[str, tuple[Pod, dict[str, Any]]]:
+    pods = {}
+    for name, deployment in by_kind(k8s_objects)["Deployment"].items():
+        template = deployment["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        ports = {port["name"]: port for port in container["ports"]}
+        pods[name] = (("payflow", template["metadata"]["labels"]), ports)
+    return pods
+
+
+def test_k8s_network_policy_lets_anyone_reach_the_gateway_and_only_the_gateway_the_rest(
+    k8s_objects: list[dict[str, Any]], payflow_pods: dict[str, tuple[Pod, dict[str, Any]]]
+) -> None:
+    policies = list(by_kind(k8s_objects)["NetworkPolicy"].values())
+    deny = by_kind(k8s_objects)["NetworkPolicy"]["default-deny-ingress"]["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    other_namespace: Pod = ("somewhere-else", {"app": "anything"})
+    prometheus: Pod = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+    gateway_pod, gateway_ports = payflow_pods["gateway"]
+    for stranger in (OUTSIDE, other_namespace):
+        assert admits(policies, stranger, gateway_pod, gateway_ports["http"])
+        assert not admits(policies, stranger, gateway_pod, gateway_ports["metrics"])
+    assert admits(policies, prometheus, gateway_pod, gateway_ports["metrics"])
+    for name, (pod, ports) in payflow_pods.items():
+        if name == "gateway":
+            continue
+        http = ports["http"]
+        for stranger in (OUTSIDE, other_namespace):
+            assert not admits(policies, stranger, pod, http), (name, stranger)
+        assert admits(policies, gateway_pod, pod, http) == (name in INTERNAL_APIS), name
+        for caller, (caller_pod, _) in payflow_pods.items():
+            if caller != "gateway":
+                # Only the gateway calls the internal APIs; nobody calls the worker.
+                assert not admits(policies, caller_pod, pod, http), (caller, name)
+        assert admits(policies, prometheus, pod, http), name
+
+
+def test_k8s_network_policy_keeps_the_stores_to_payflow(
+    payflow_pods: dict[str, tuple[Pod, dict[str, Any]]],
+) -> None:
+    kustomization = load_yaml(DEPLOY / "k8s" / "stores" / "kustomization.yaml")
+    namespace = kustomization["namespace"]
+    config = load_yaml(DEPLOY / "k8s" / "configmap.yaml")["data"]
+    assert f".{namespace}.svc" in config["PAYFLOW_REDIS_URL"]
+    assert f".{namespace}.svc" in config["PAYFLOW_MONGO_URL"]
+    policies = [
+        {**policy, "metadata": {**policy["metadata"], "namespace": namespace}}
+        for resource in kustomization["resources"]
+        for policy in load_yaml_documents(DEPLOY / "k8s" / "stores" / resource)
+    ]
+    redis: Pod = (namespace, {"app.kubernetes.io/name": "redis"})
+    mongo: Pod = (namespace, {"app.kubernetes.io/name": "mongo"})
+    redis_port = {"name": "redis", "containerPort": 6379}
+    mongo_port = {"name": "mongodb", "containerPort": 27017}
+    for name, (pod, _) in payflow_pods.items():
+        assert admits(policies, pod, redis, redis_port), name
+        assert admits(policies, pod, mongo, mongo_port), name
+    strangers: list[Pod] = [
+        OUTSIDE,
+        ("payflow", {"app.kubernetes.io/name": "debug-shell"}),
+        ("default", {"app.kubernetes.io/part-of": "payflow"}),
+        (namespace, {"app.kubernetes.io/name": "something-else"}),
+    ]
+    for stranger in strangers:
+        assert not admits(policies, stranger, redis, redis_port), stranger
+        assert not admits(policies, stranger, mongo, mongo_port), stranger
+    assert admits(policies, mongo, mongo, mongo_port)  # replica set members
+    assert not admits(policies, redis, mongo, mongo_port)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from payflow_devstack.stores import free_port, pid_alive
 
@@ -25,6 +26,33 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def money_moves_over_the_signed_bus(root: Path, gateway_port: int, redis_port: int) -> None:
+    """make run made its Redis password and bus key (mode 0600), its Redis refuses a client
+    without the password, and a top-up completes: its saga's messages are signed and accepted."""
+    for secret in ("redis-password", "bus-signing-key"):
+        assert (root / ".payflow" / secret).stat().st_mode & 0o777 == 0o600, secret
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=redis_port, socket_timeout=5).get("anything")
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    user = {"email": "make-run@example.com", "password": "correct-horse-battery", "name": "M"}
+    registered = httpx.post(f"{gateway}/v1/auth/register", json=user, timeout=30)
+    assert registered.status_code == 201, registered.text
+    credentials = {"email": user["email"], "password": user["password"]}
+    login = httpx.post(f"{gateway}/v1/auth/login", json=credentials, timeout=30).json()
+    top_up = httpx.post(
+        f"{gateway}/v1/wallets/{registered.json()['wallet']['id']}/top-ups",
+        json={"amount": 500},
+        headers={
+            "Authorization": f"Bearer {login['access_token']}",
+            "Idempotency-Key": "make-run-1",
+            "Prefer": "wait=20",
+        },
+        timeout=30,
+    )
+    assert top_up.status_code == 200, top_up.text
+    assert top_up.json()["status"] == "completed", top_up.json()
 
 
 def test_make_run_starts_everything_restarts_a_killed_service_and_stops_cleanly(
@@ -62,6 +90,9 @@ def test_make_run_starts_everything_restarts_a_killed_service_and_stops_cleanly(
         pids = {name: _read_pid(run_dir / f"{name}.pid") for name in PROCESSES}
         assert all(pid and pid_alive(pid) for pid in pids.values()), pids
         seen_pids.update(pid for pid in pids.values() if pid)
+        money_moves_over_the_signed_bus(
+            tmp_path, ports["gateway"], int(env["PAYFLOW_EMBEDDED_REDIS_PORT"])
+        )
 
         victim = pids["wallet"]
         assert victim is not None

@@ -79,3 +79,49 @@ def test_a_placeholder_secret_refuses_to_start_in_production(service: str, store
     )
     assert started.returncode != 0
     assert "placeholder" in started.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"PAYFLOW_BUS_SIGNING_KEYS": None}, "PAYFLOW_BUS_SIGNING_KEYS (KEY 1) is a placeholder"),
+        (
+            {"PAYFLOW_BUS_SIGNING_KEYS": "dev-bus-signing-key-change-me-0123456789"},
+            "PAYFLOW_BUS_SIGNING_KEYS (KEY 1) is a placeholder",
+        ),
+        ({"PAYFLOW_REDIS_PASSWORD": None}, "PAYFLOW_REDIS_PASSWORD is not set"),
+        (
+            {"PAYFLOW_REDIS_PASSWORD": "dev-redis-password-change-me"},
+            "REDIS_PASSWORD is a placeholder",
+        ),
+    ],
+)
+def test_a_process_on_the_bus_needs_a_real_bus_key_and_redis_password_in_production(
+    stores: StoreEndpoints, change: dict[str, str | None], refusal: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYFLOW_")}
+    env.update(
+        {
+            "PAYFLOW_ENV": "production",
+            "PAYFLOW_MONGO_URL": stores.mongo_url,
+            "PAYFLOW_REDIS_URL": stores.redis_url_without_password,
+            "PAYFLOW_REDIS_PASSWORD": stores.redis_password or "a-real-redis-password",
+            "PAYFLOW_INTERNAL_TOKEN": secrets.token_urlsafe(24),
+            "PAYFLOW_BUS_SIGNING_KEYS": secrets.token_hex(32),
+            "PAYFLOW_WALLET_PORT": "1",
+        }
+    )
+    for name, value in change.items():
+        if value is None:
+            env.pop(name)
+        else:
+            env[name] = value
+    started = subprocess.run(
+        [sys.executable, "-m", "payflow_wallet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    assert refusal in started.stderr

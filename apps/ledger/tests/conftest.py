@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from payflow_contracts import Envelope
 from payflow_contracts.saga import SagaCommand, StepReply
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 
 TOKEN = "test-token"
 
@@ -41,7 +41,7 @@ class RunningService:
         return self.app.state.runtime.redis
 
     async def send(self, command: SagaCommand) -> Envelope:
-        return await StreamPublisher(self.redis).publish(
+        return await StreamPublisher(self.redis, BusSigner(self.settings.bus_keys())).publish(
             self.commands_stream, command, saga_id=command.saga_id
         )
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from payflow_contracts import Envelope
 from payflow_contracts.saga import CreditWallet, SagaCommand, SagaStep, StepReply
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 from payflow_wallet.main import create_app
 from payflow_wallet.settings import WalletSettings
 
@@ -43,7 +43,7 @@ class RunningWallet:
 
     async def send(self, command: SagaCommand) -> Envelope:
         """Publish a command on the wallet command stream, as the orchestrator does."""
-        return await StreamPublisher(self.redis).publish(
+        return await StreamPublisher(self.redis, BusSigner(self.settings.bus_keys())).publish(
             self.settings.streams.wallet_commands, command, saga_id=command.saga_id
         )
 

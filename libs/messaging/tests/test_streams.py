@@ -17,10 +17,13 @@ from opentelemetry import trace
 
 from payflow_contracts import Envelope, MessagePayload
 from payflow_contracts.streams import dead_letter_stream
-from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
+from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer, StreamPublisher
 from payflow_observability import configure_tracing
 
 pytestmark = pytest.mark.integration
+
+KEY = "test-bus-key-" + "0" * 32
+SIGNER = BusSigner([KEY])
 
 
 class Ping(MessagePayload):
@@ -71,12 +74,14 @@ async def test_two_consumers_in_one_group_handle_each_message_exactly_once(
         seen[envelope.open(Ping).n] += 1
         await asyncio.sleep(0.001)
 
-    consumers = [StreamConsumer(redis_client, config(stream, consumer=f"c{i}")) for i in range(2)]
+    consumers = [
+        StreamConsumer(redis_client, config(stream, consumer=f"c{i}"), SIGNER) for i in range(2)
+    ]
     for consumer in consumers:
         consumer.register(Ping.MESSAGE_TYPE, handle)
         await consumer.ensure_group()
     tasks = [await run_consumer(c) for c in consumers]
-    publisher = StreamPublisher(redis_client)
+    publisher = StreamPublisher(redis_client, SIGNER)
     for n in range(200):
         await publisher.publish(stream, Ping(n=n))
     await wait_until(lambda: sum(seen.values()) >= 200)
@@ -97,16 +102,16 @@ async def test_a_consumer_that_was_down_receives_everything_published_meanwhile(
     async def handle(envelope: Envelope) -> None:
         received.append(envelope.open(Ping).n)
 
-    first = StreamConsumer(redis_client, config(stream, consumer="first"))
+    first = StreamConsumer(redis_client, config(stream, consumer="first"), SIGNER)
     first.register(Ping.MESSAGE_TYPE, handle)
     task = await run_consumer(first)
     await stop(first, task)
 
-    publisher = StreamPublisher(redis_client)
+    publisher = StreamPublisher(redis_client, SIGNER)
     for n in range(20):
         await publisher.publish(stream, Ping(n=n))
 
-    again = StreamConsumer(redis_client, config(stream, consumer="again"))
+    again = StreamConsumer(redis_client, config(stream, consumer="again"), SIGNER)
     again.register(Ping.MESSAGE_TYPE, handle)
     task = await run_consumer(again)
     await wait_until(lambda: len(received) >= 20)
@@ -128,10 +133,10 @@ async def test_a_poison_message_goes_to_the_dead_letter_stream_and_the_stream_ke
             raise RuntimeError("poison")
         handled.append(n)
 
-    consumer = StreamConsumer(redis_client, config(stream, max_deliveries=3))
+    consumer = StreamConsumer(redis_client, config(stream, max_deliveries=3), SIGNER)
     consumer.register(Ping.MESSAGE_TYPE, handle)
     task = await run_consumer(consumer)
-    publisher = StreamPublisher(redis_client)
+    publisher = StreamPublisher(redis_client, SIGNER)
     await publisher.publish(stream, Ping(n=0))
     for n in range(1, 6):
         await publisher.publish(stream, Ping(n=n))
@@ -158,9 +163,10 @@ async def test_an_unreadable_message_is_dead_lettered_at_once(
     redis_client: Any, unique: str
 ) -> None:
     stream = f"t{unique}:s"
-    consumer = StreamConsumer(redis_client, config(stream))
+    consumer = StreamConsumer(redis_client, config(stream), SIGNER)
     await consumer.ensure_group()
-    await redis_client.xadd(stream, {b"envelope": b"{not json"})
+    body = b"{not json"
+    await redis_client.xadd(stream, {b"envelope": body, b"signature": SIGNER.sign(stream, body)})
     task = await run_consumer(consumer)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and await redis_client.xlen(dead_letter_stream(stream)) == 0:
@@ -174,12 +180,13 @@ _DOOMED_CONSUMER = textwrap.dedent(
     import asyncio, sys
     from redis.asyncio import Redis
     from payflow_contracts import Envelope
-    from payflow_messaging import ConsumerConfig, StreamConsumer
+    from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer
 
     async def main():
         redis = Redis.from_url(sys.argv[1])
         consumer = StreamConsumer(redis, ConsumerConfig(
-            stream=sys.argv[2], group="g", consumer="doomed", block_ms=100, claim_idle_ms=60000))
+            stream=sys.argv[2], group="g", consumer="doomed", block_ms=100, claim_idle_ms=60000),
+            BusSigner([sys.argv[3]]))
 
         async def handle(envelope: Envelope) -> None:
             print("got", envelope.message_id, flush=True)
@@ -198,12 +205,12 @@ async def test_a_consumer_killed_before_acking_leaves_its_message_to_another_con
 ) -> None:
     stream = f"t{unique}:s"
     doomed = subprocess.Popen(
-        [sys.executable, "-c", _DOOMED_CONSUMER, stores.redis_url, stream],
+        [sys.executable, "-c", _DOOMED_CONSUMER, stores.redis_url, stream, KEY],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        publisher = StreamPublisher(redis_client)
+        publisher = StreamPublisher(redis_client, SIGNER)
         await asyncio.sleep(1.0)
         sent = await publisher.publish(stream, Ping(n=7))
         line = await asyncio.wait_for(asyncio.to_thread(doomed.stdout.readline), timeout=20)  # type: ignore[union-attr]
@@ -219,7 +226,7 @@ async def test_a_consumer_killed_before_acking_leaves_its_message_to_another_con
     async def handle(envelope: Envelope) -> None:
         handled.append(envelope.message_id)
 
-    survivor = StreamConsumer(redis_client, config(stream, consumer="survivor"))
+    survivor = StreamConsumer(redis_client, config(stream, consumer="survivor"), SIGNER)
     survivor.register(Ping.MESSAGE_TYPE, handle)
     task = await run_consumer(survivor)
     await wait_until(lambda: handled == [sent.message_id])
@@ -239,10 +246,10 @@ async def test_graceful_shutdown_lets_an_in_flight_handler_finish_and_ack(
         await asyncio.sleep(0.5)
         finished.append(envelope.open(Ping).n)
 
-    consumer = StreamConsumer(redis_client, config(stream))
+    consumer = StreamConsumer(redis_client, config(stream), SIGNER)
     consumer.register(Ping.MESSAGE_TYPE, handle)
     task = await run_consumer(consumer)
-    await StreamPublisher(redis_client).publish(stream, Ping(n=1))
+    await StreamPublisher(redis_client, SIGNER).publish(stream, Ping(n=1))
     await asyncio.wait_for(started.wait(), timeout=5)
     await stop(consumer, task)
     assert finished == [1]
@@ -259,12 +266,12 @@ async def test_trace_context_travels_in_the_envelope(redis_client: Any, unique: 
         ctx = trace.get_current_span().get_span_context()
         seen.append((envelope.traceparent, ctx.trace_id))
 
-    consumer = StreamConsumer(redis_client, config(stream))
+    consumer = StreamConsumer(redis_client, config(stream), SIGNER)
     consumer.register(Ping.MESSAGE_TYPE, handle)
     task = await run_consumer(consumer)
     with tracer.start_as_current_span("producer-side") as span:
         producer_trace = span.get_span_context().trace_id
-        await StreamPublisher(redis_client).publish(stream, Ping(n=1))
+        await StreamPublisher(redis_client, SIGNER).publish(stream, Ping(n=1))
     await wait_until(lambda: len(seen) == 1)
     await stop(consumer, task)
     traceparent, consumer_trace = seen[0]
@@ -288,17 +295,17 @@ async def test_a_consumer_survives_a_redis_restart_and_goes_on_consuming(
     async def handle(envelope: Envelope) -> None:
         handled.append(envelope.open(Ping).n)
 
-    consumer = StreamConsumer(client, config(stream))
+    consumer = StreamConsumer(client, config(stream), SIGNER)
     consumer.register(Ping.MESSAGE_TYPE, handle)
     task = await run_consumer(consumer)
     try:
-        await StreamPublisher(client).publish(stream, Ping(n=1))
+        await StreamPublisher(client, SIGNER).publish(stream, Ping(n=1))
         await wait_until(lambda: handled == [1])
         server.stop()  # the consumer is blocked in XREADGROUP when Redis goes away
         await asyncio.sleep(1.5)
         assert not task.done(), "the consumer died with Redis"
-        server = start_embedded_redis(tmp_path, port=server.port)
-        await StreamPublisher(client).publish(stream, Ping(n=2))
+        server = start_embedded_redis(tmp_path, port=server.port, password=server.extra["password"])
+        await StreamPublisher(client, SIGNER).publish(stream, Ping(n=2))
         await wait_until(lambda: 2 in handled, timeout=20)
         assert set(handled) == {1, 2}  # at least once: 1 again if its ack was lost
     finally:

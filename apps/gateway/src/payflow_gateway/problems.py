@@ -12,7 +12,8 @@ from payflow_service.problems import PROBLEM_JSON
 SCHEMA_NAME = "ProblemDetails"
 
 _DESCRIPTIONS = {
-    400: "Bad request",
+    400: "Bad request: `invalid_cursor` (a cursor this list did not hand out), `bad_request` (a "
+    "body that is not readable JSON)",
     401: "Not authenticated: `not_authenticated` or `invalid_token`, with `WWW-Authenticate`",
     403: "An administrator route: `forbidden`",
     404: "Not found",
@@ -71,6 +72,15 @@ def document_problems(app: FastAPI) -> None:
                     responses["422"] = problem_responses(422)[422]
                 # Every /v1 route draws on a rate limit (docs/phases/PHASE-8-HARDENING.md).
                 responses.setdefault("429", problem_responses(429)[429])
+                # A body that is not readable JSON (400) or over the cap (413); a cursor this
+                # list did not hand out (400).
+                takes_cursor = any(
+                    p.get("name") == "cursor" for p in operation.get("parameters", [])
+                )
+                if "requestBody" in operation or takes_cursor:
+                    responses.setdefault("400", problem_responses(400)[400])
+                if "requestBody" in operation:
+                    responses.setdefault("413", problem_responses(413)[413])
         app.openapi_schema = schema
         return schema
 

@@ -75,6 +75,9 @@ class GatewaySettings(ServiceSettings):
     login_failures_forgotten_after_s: float = Field(default=900.0, gt=0)
     max_streams_per_user: int = Field(default=10, ge=1)
     """Transfer streams (server-sent events) one user may hold open at once."""
+    max_api_keys_per_user: int = Field(default=20, ge=1)
+    """Active API keys one user may hold; one more is refused with 409 `quota_exceeded`
+    (exactly, however many are created at once). Revoking a key frees its place."""
 
     @field_validator(
         "rate_limit_auth_per_ip",

@@ -35,6 +35,7 @@ from payflow_gateway.auth.users import (
 )
 from payflow_gateway.domain.sessions import FamilyRevocation, RefreshStatus
 from payflow_gateway.domain.users import Role, User
+from payflow_service.quotas import QuotaExceeded
 
 pytestmark = pytest.mark.integration
 
@@ -282,3 +283,24 @@ async def test_a_user_changed_through_one_gateway_is_seen_at_once_by_another(
     assert promoted is not None and promoted.role is Role.ADMIN
     assert await second.withdraw_unprovisioned("usr_1")
     assert await first.by_id("usr_1") is None
+
+
+async def test_a_user_holds_at_most_the_cap_of_active_keys(
+    api_keys: ApiKeyStore, now: datetime
+) -> None:
+    outcomes = await asyncio.gather(
+        *(api_keys.add(an_api_key(now, f"key_{n}"), f"digest-{n}", cap=3) for n in range(12)),
+        return_exceptions=True,
+    )
+    assert sum(o is None for o in outcomes) == 3
+    assert all(isinstance(o, QuotaExceeded) for o in outcomes if o is not None)
+    held = await api_keys.page_for("usr_1", 100, None)
+    assert len(held) == 3
+    await api_keys.add(an_api_key(now, "key_other", user_id="usr_2"), "digest-other", cap=3)
+    # A revoked key no longer counts; a taken digest is still a collision, not a full quota.
+    assert await api_keys.revoke("usr_1", held[0].id)
+    with pytest.raises(ApiKeyCollision):
+        await api_keys.add(an_api_key(now, "key_new"), "digest-other", cap=3)
+    await api_keys.add(an_api_key(now, "key_new"), "digest-new", cap=3)
+    with pytest.raises(QuotaExceeded):
+        await api_keys.add(an_api_key(now, "key_more"), "digest-more", cap=3)

@@ -45,7 +45,9 @@ def test_a_placeholder_previous_key_is_refused_in_production() -> None:
 
 
 def test_real_secrets_start_in_production() -> None:
-    assert settings(env="production", internal_token="i" * 40, jwt_secret=REAL).is_production
+    assert settings(
+        env="production", internal_token="i" * 40, jwt_secret=REAL, redis_password="p" * 24
+    ).is_production
 
 
 def test_the_placeholder_is_accepted_in_development_and_test() -> None:

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from payflow_gateway.settings import GatewaySettings
 
-SECRETS = {"internal_token": "i" * 40, "jwt_secret": "j" * 40}
+SECRETS = {"internal_token": "i" * 40, "jwt_secret": "j" * 40, "redis_password": "p" * 24}
 
 
 def settings(**values: object) -> GatewaySettings:

@@ -18,7 +18,7 @@ from payflow_ledger.mongo_repository import (
     MongoJournal,
 )
 from payflow_ledger.settings import LedgerSettings
-from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
+from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer, StreamPublisher
 from payflow_service import ServiceRuntime, create_service_app
 
 
@@ -27,12 +27,13 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+        signer = BusSigner(settings.bus_keys())
         accounts = MongoAccountStore()
         journal = MongoJournal()
         postings = LedgerPostings(accounts, journal)
         handlers = LedgerCommandHandlers(
             postings,
-            StreamPublisher(runtime.redis),
+            StreamPublisher(runtime.redis, signer),
             settings.streams.saga_replies,
             faults_enabled=not settings.is_production,
         )
@@ -44,6 +45,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
                 group=LEDGER_GROUP,
                 concurrency=settings.command_concurrency,
             ),
+            signer,
         )
         handlers.register(consumer)
         runtime.components.update(

@@ -275,7 +275,10 @@ async def test_an_error_fault_is_retried_then_dead_lettered_without_effect(
 
 async def test_production_ignores_sandbox_faults(start_service: Any) -> None:
     async with start_service(
-        "ledger", env="production", internal_token="a-real-secret-token-0123456789"
+        "ledger",
+        env="production",
+        internal_token="a-real-secret-token-0123456789",
+        bus_signing_keys="a-real-bus-signing-key-0123456789abcdef",
     ) as ledger:
         for mode in ("reject", "timeout", "error"):
             reply = await ledger.ask(

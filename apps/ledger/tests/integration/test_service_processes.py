@@ -14,6 +14,7 @@ from redis import Redis
 from payflow_contracts import Envelope
 from payflow_contracts.saga import PostTopUp, SagaStep, StepOutcome, StepReply
 from payflow_contracts.streams import StreamNames
+from payflow_messaging import BusSigner
 from payflow_testing.stack import ServiceStack
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,9 @@ def test_both_processes_start_answer_readyz_and_handle_commands(
         )
         redis = Redis.from_url(stores.redis_url)
         try:
-            redis.xadd(streams.ledger_commands, {b"envelope": command.to_wire().encode()})
+            body = command.to_wire().encode()
+            signature = BusSigner([stack.bus_signing_key]).sign(streams.ledger_commands, body)
+            redis.xadd(streams.ledger_commands, {b"envelope": body, b"signature": signature})
             deadline = time.monotonic() + 20
             replies: list[StepReply] = []
             while not replies and time.monotonic() < deadline:

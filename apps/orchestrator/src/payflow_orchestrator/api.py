@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from payflow_contracts import new_id
 from payflow_contracts.paging import InvalidCursor
+from payflow_contracts.text import FieldName, UnicodeText
 from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest, states_for_status
 from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind
@@ -20,6 +21,7 @@ from payflow_orchestrator.refunds import Refunds
 from payflow_orchestrator.repository import TransferQuery, TransferRepository
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import InternalCaller, ProblemError
+from payflow_service.quotas import QuotaExceeded, quota_problem
 
 router = APIRouter(prefix="/internal")
 
@@ -60,7 +62,7 @@ class TransferStart(BaseModel):
     amount: int = Field(gt=0, strict=True)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     description: str | None = Field(default=None, max_length=500)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
     owner_ids: list[str] = Field(min_length=1)
     refund_of: str | None = None
 
@@ -174,13 +176,18 @@ class FaultRuleCreate(BaseModel):
     step: Literal["debit", "ledger", "credit"]
     mode: Literal["reject", "error", "timeout"]
     rate: float = Field(default=1.0, ge=0, le=1)
-    match_metadata: dict[str, str] = Field(default_factory=dict)
+    match_metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
 
 
 @router.post("/faults", status_code=201)
-async def add_fault(body: FaultRuleCreate, rules: FaultRules, _: InternalCaller) -> dict[str, Any]:
+async def add_fault(
+    body: FaultRuleCreate, rules: FaultRules, settings: Settings, _: InternalCaller
+) -> dict[str, Any]:
     rule = FaultRule(id=new_id("flt"), **body.model_dump())
-    await rules.add(rule)
+    try:
+        await rules.add(rule, cap=settings.max_fault_rules_per_user)
+    except QuotaExceeded as exceeded:
+        raise quota_problem(exceeded, "fault rules", "PAYFLOW_MAX_FAULT_RULES_PER_USER") from None
     return rule.model_dump()
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from payflow_contracts.streams import ORCHESTRATOR_GROUP
-from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
+from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer, StreamPublisher
 from payflow_orchestrator.api import router
 from payflow_orchestrator.coordinator import RedisLiveFeed, TransferCoordinator
 from payflow_orchestrator.fault_rules import (
@@ -27,6 +27,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
         streams = settings.streams
+        signer = BusSigner(settings.bus_keys())
         transfers = MongoTransferRepository(TransferDocument.get_pymongo_collection())
         await transfers.backfill_work_fields()
         fault_rules = CachedFaultRuleStore(
@@ -38,7 +39,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         coordinator = TransferCoordinator(
             transfers=transfers,
             fault_rules=fault_rules,
-            publisher=StreamPublisher(runtime.redis),
+            publisher=StreamPublisher(runtime.redis, signer),
             live=RedisLiveFeed(runtime.redis, streams),
             streams=streams,
             policy=settings.timing_policy(),
@@ -51,6 +52,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 stream=streams.saga_replies,
                 group=ORCHESTRATOR_GROUP,
             ),
+            signer,
         )
         replies.register("saga.step_reply.v1", coordinator.on_reply)
         runtime.components.update(

@@ -7,10 +7,10 @@ from datetime import timedelta
 from pydantic import Field
 
 from payflow_orchestrator.domain.transfer import TimingPolicy
-from payflow_settings import ServiceSettings
+from payflow_settings import BusSettings
 
 
-class OrchestratorSettings(ServiceSettings):
+class OrchestratorSettings(BusSettings):
     service_name: str = "orchestrator"
     step_timeout_s: float = Field(default=10.0, gt=0)
     """How long a step may go unanswered before the sweeper re-sends it."""
@@ -20,6 +20,9 @@ class OrchestratorSettings(ServiceSettings):
     sweeper_interval_s: float = Field(default=1.0, gt=0)
     stuck_grace_s: float = Field(default=30.0, ge=0)
     """A saga is reported stuck when its step deadline passed longer ago than this."""
+    max_fault_rules_per_user: int = Field(default=20, ge=1)
+    """Sandbox fault rules one user may hold; one more is refused with 409 `quota_exceeded`
+    (exactly, however many are added at once)."""
 
     def timing_policy(self) -> TimingPolicy:
         return TimingPolicy(

@@ -3,6 +3,7 @@ cache in front of MongoDB, which two replicas share."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from payflow_orchestrator.fault_rules import (
     InMemoryFaultRuleStore,
     MongoFaultRuleStore,
 )
+from payflow_service.quotas import QuotaExceeded
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +66,19 @@ async def test_a_rule_added_through_one_replica_is_seen_at_once_by_another(
     assert [r.id for r in await first.for_owner("usr_a")] == ["flt_1"]
     await second.remove("usr_a", "flt_1")
     assert await first.for_owner("usr_a") == []
+
+
+async def test_an_owner_holds_at_most_the_cap_of_rules(rules: FaultRuleStore) -> None:
+    outcomes = await asyncio.gather(
+        *(rules.add(a_rule(f"flt_{n}", "usr_q"), cap=3) for n in range(12)),
+        return_exceptions=True,
+    )
+    assert sum(o is None for o in outcomes) == 3
+    assert all(isinstance(o, QuotaExceeded) for o in outcomes if o is not None)
+    held = await rules.for_owner("usr_q")
+    assert len(held) == 3 and all(r.owner_id == "usr_q" for r in held)
+    assert await rules.remove("usr_q", held[0].id)
+    await rules.add(a_rule("flt_again", "usr_q"), cap=3)
+    await rules.add(a_rule("flt_other", "usr_r"), cap=3)
+    with pytest.raises(QuotaExceeded):
+        await rules.add(a_rule("flt_more", "usr_q"), cap=3)

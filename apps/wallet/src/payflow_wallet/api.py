@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from payflow_contracts import new_id
 from payflow_contracts.paging import InvalidCursor, PagePosition, decode_cursor, encode_cursor
 from payflow_service import InternalCaller, ProblemError
+from payflow_service.quotas import QuotaExceeded, quota_problem
 from payflow_wallet.domain.wallet import (
     Wallet,
     WalletClosed,
@@ -86,7 +87,10 @@ async def create_wallet(
             errors=[{"loc": "body.currency", "msg": f"must be one of {settings.currencies}"}],
         )
     wallet = open_wallet(new_id("wal"), body.owner_id, body.currency, utc_now())
-    await wallets.add(wallet)
+    try:
+        await wallets.add(wallet, cap=settings.max_wallets_per_user)
+    except QuotaExceeded as exceeded:
+        raise quota_problem(exceeded, "wallets", "PAYFLOW_MAX_WALLETS_PER_USER") from None
     return WalletPublic.of(wallet)
 
 

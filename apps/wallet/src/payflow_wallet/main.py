@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from payflow_contracts.streams import WALLET_GROUP
-from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
+from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer, StreamPublisher
 from payflow_service import ServiceRuntime, create_service_app
 from payflow_wallet.api import router
 from payflow_wallet.command_handlers import WalletCommandHandlers
@@ -28,6 +28,7 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+        signer = BusSigner(settings.bus_keys())
         wallets = MongoWalletRepository()
         operations = MongoOperationLog()
         wallet_operations = WalletOperations(
@@ -35,7 +36,7 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
         )
         handlers = WalletCommandHandlers(
             wallet_operations,
-            StreamPublisher(runtime.redis),
+            StreamPublisher(runtime.redis, signer),
             settings.streams.saga_replies,
             faults_enabled=not settings.is_production,
         )
@@ -47,6 +48,7 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
                 group=WALLET_GROUP,
                 concurrency=settings.command_concurrency,
             ),
+            signer,
         )
         handlers.register(consumer)
         pruner = MarkPruner(wallets, operations)

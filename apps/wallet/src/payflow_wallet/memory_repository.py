@@ -10,6 +10,7 @@ from collections.abc import Collection
 from dataclasses import replace
 
 from payflow_contracts.paging import PagePosition
+from payflow_service.quotas import QuotaExceeded
 from payflow_wallet.domain.operations import Guard, OperationRecord, WalletChange
 from payflow_wallet.domain.wallet import Wallet, WalletStatus, utc_now
 from payflow_wallet.repository import DuplicateWallet
@@ -19,11 +20,14 @@ class InMemoryWalletRepository:
     def __init__(self) -> None:
         self._wallets: dict[str, Wallet] = {}
 
-    async def add(self, wallet: Wallet) -> None:
+    async def add(self, wallet: Wallet, cap: int | None = None) -> None:
         if wallet.marks:
             raise ValueError("a new wallet holds no marks")
         if wallet.id in self._wallets:
             raise DuplicateWallet(wallet.id)
+        held = sum(1 for w in self._wallets.values() if w.owner_id == wallet.owner_id)
+        if cap is not None and held >= cap:
+            raise QuotaExceeded(cap)
         self._wallets[wallet.id] = wallet
 
     async def get(self, wallet_id: str) -> Wallet | None:

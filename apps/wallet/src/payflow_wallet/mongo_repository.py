@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_service.quotas import insert_within_quota, quota_slot_index
 from payflow_wallet.domain.operations import Guard, OperationKind, OperationRecord, WalletChange
 from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus
 from payflow_wallet.repository import DuplicateWallet
@@ -51,10 +52,13 @@ class WalletDocument(Document):
     updated_at: datetime
     position: str
     """(created_at, id) as one exactly comparable string: the list order (see payflow_contracts.paging)."""
+    quota_slot: int | None = None
+    """Its place among its owner's wallets (payflow_service.quotas)."""
 
     class Settings:
         name = "wallets"
         indexes = [
+            quota_slot_index("owner_id"),
             IndexModel([("owner_id", ASCENDING), ("position", ASCENDING)], name="by_owner"),
             IndexModel([("position", ASCENDING)], name="by_position"),
             IndexModel([("marks_count", ASCENDING)], name="by_marks_count"),
@@ -101,9 +105,19 @@ class MongoWalletRepository:
     def __init__(self) -> None:
         self._collection = WalletDocument.get_pymongo_collection()
 
-    async def add(self, wallet: Wallet) -> None:
+    async def add(self, wallet: Wallet, cap: int | None = None) -> None:
         if wallet.marks:
             raise ValueError("a new wallet holds no marks")
+        if cap is None:
+            await self._insert(wallet, None)
+            return
+
+        async def insert(slot: int) -> None:
+            await self._insert(wallet, slot)
+
+        await insert_within_quota(self._collection, {"owner_id": wallet.owner_id}, cap, insert)
+
+    async def _insert(self, wallet: Wallet, slot: int | None) -> None:
         document = WalletDocument(
             id=wallet.id,
             owner_id=wallet.owner_id,
@@ -114,10 +128,13 @@ class MongoWalletRepository:
             created_at=wallet.created_at,
             updated_at=wallet.updated_at,
             position=PagePosition(wallet.created_at, wallet.id).key,
+            quota_slot=slot,
         )
         try:
             await document.insert()
         except DuplicateKeyError:
+            if await self._collection.find_one({"_id": wallet.id}, {"_id": 1}) is None:
+                raise  # the quota's index: insert_within_quota looks for another slot
             raise DuplicateWallet(wallet.id) from None
 
     async def get(self, wallet_id: str) -> Wallet | None:

@@ -19,8 +19,10 @@ class DuplicateWallet(Exception):
 
 
 class WalletRepository(Protocol):
-    async def add(self, wallet: Wallet) -> None:
-        """Store a new wallet; `DuplicateWallet` if its id is taken."""
+    async def add(self, wallet: Wallet, cap: int | None = None) -> None:
+        """Store a new wallet; `DuplicateWallet` if its id is taken. With `cap`, refuse with
+        `QuotaExceeded` when its owner holds `cap` wallets already (exactly, under any
+        concurrency)."""
 
     async def get(self, wallet_id: str) -> Wallet | None: ...
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from payflow_settings import ServiceSettings
+from payflow_settings import BusSettings
 
 
-class WalletSettings(ServiceSettings):
+class WalletSettings(BusSettings):
     service_name: str = "wallet"
     command_concurrency: int = Field(default=16, ge=1)
     """Wallet commands handled at once by this process (they may hit the same wallet)."""
     operation_max_attempts: int = Field(default=64, ge=1)
     """Read-decide-write rounds of one operation before it is left for redelivery."""
     mark_prune_interval_s: float = Field(default=5.0, gt=0)
+    max_wallets_per_user: int = Field(default=10, ge=1)
+    """Wallets one owner may hold (the default wallet of registration included); one more is
+    refused with 409 `quota_exceeded`, exactly, however many are opened at once."""

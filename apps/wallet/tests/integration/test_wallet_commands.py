@@ -415,7 +415,9 @@ async def test_an_error_fault_leaves_the_command_pending_then_dead_letters_it_wi
 
 async def test_production_ignores_sandbox_faults(start_wallet: Any) -> None:
     async with start_wallet(
-        env="production", internal_token="a-real-secret-token-0123456789"
+        env="production",
+        internal_token="a-real-secret-token-0123456789",
+        bus_signing_keys="a-real-bus-signing-key-0123456789abcdef",
     ) as wallet:
         wallet_id = await wallet.funded_wallet(500)
         for mode in ("reject", "timeout", "error"):

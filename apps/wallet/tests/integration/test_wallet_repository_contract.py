@@ -13,6 +13,7 @@ from beanie import init_beanie
 
 from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep
+from payflow_service.quotas import QuotaExceeded
 from payflow_wallet.domain.operations import (
     Guard,
     OperationKind,
@@ -107,6 +108,21 @@ async def test_a_wallet_id_is_taken_once(wallets: WalletRepository, now: datetim
     await wallets.add(a_wallet(now))
     with pytest.raises(DuplicateWallet):
         await wallets.add(a_wallet(now))
+
+
+async def test_an_owner_holds_at_most_the_cap_however_many_wallets_open_at_once(
+    wallets: WalletRepository, now: datetime
+) -> None:
+    outcomes = await asyncio.gather(
+        *(wallets.add(a_wallet(now, f"wal_{n}", "usr_q"), cap=3) for n in range(30)),
+        return_exceptions=True,
+    )
+    assert sum(o is None for o in outcomes) == 3
+    assert all(isinstance(o, QuotaExceeded) for o in outcomes if o is not None)
+    assert len(await wallets.page("usr_q", 100, None)) == 3
+    await wallets.add(a_wallet(now, "wal_other", "usr_r"), cap=3)  # a cap per owner
+    with pytest.raises(DuplicateWallet):  # a taken id is still told apart from a full quota
+        await wallets.add(a_wallet(now, "wal_other", "usr_r"), cap=3)
 
 
 async def test_pages_follow_creation_order_then_id_without_gaps_or_repeats(

@@ -10,6 +10,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job, JobStatus
@@ -41,9 +42,20 @@ def load_job(raw: bytes) -> dict[str, Any]:
     return loaded
 
 
+def arq_redis_settings(redis_url: str) -> RedisSettings:
+    """ARQ's settings for `redis_url`. ARQ keeps the user and password exactly as written in the
+    URL; redis-py (and so every other client of ours) decodes their %-escapes, and so do we."""
+    settings = RedisSettings.from_dsn(redis_url)
+    if settings.username is not None:
+        settings.username = unquote(settings.username)
+    if settings.password is not None:
+        settings.password = unquote(settings.password)
+    return settings
+
+
 async def open_arq_pool(redis_url: str, streams: StreamNames) -> ArqRedis:
     return await create_pool(
-        RedisSettings.from_dsn(redis_url),
+        arq_redis_settings(redis_url),
         job_serializer=dump_job,
         job_deserializer=load_job,
         default_queue_name=queue_name(streams),

@@ -15,12 +15,22 @@ from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from payflow_service.generations import GenerationMemo
+from payflow_service.quotas import (
+    SLOT_FIELD,
+    QuotaExceeded,
+    insert_within_quota,
+    quota_slot_index,
+)
 from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, WebhookEndpoint
 from payflow_webhooks.paging import before_cursor, next_cursor_of, page_in_memory, position_of
 
 
 class EndpointStore(Protocol):
-    async def add(self, endpoint: WebhookEndpoint) -> None: ...
+    async def add(self, endpoint: WebhookEndpoint, cap: int | None = None) -> None:
+        """Store a new endpoint; with `cap`, refuse with `QuotaExceeded` when its owner holds
+        `cap` endpoints already (exactly, however many are created at once)."""
+        ...
+
     async def get(self, endpoint_id: str, owner_id: str | None = None) -> WebhookEndpoint | None:
         """The endpoint; with `owner_id`, only when it belongs to that owner."""
         ...
@@ -58,6 +68,7 @@ class EndpointDocument(Document):
         indexes = [
             IndexModel([("owner_id", ASCENDING), ("position", DESCENDING)], name="by_owner"),
             IndexModel([("owner_id", ASCENDING), ("status", ASCENDING)], name="by_owner_status"),
+            quota_slot_index("owner_id"),
         ]
 
 
@@ -74,6 +85,7 @@ def _from_document(data: dict[str, Any]) -> WebhookEndpoint:
     data = dict(data)
     data["id"] = data.pop("_id")
     data.pop("position", None)
+    data.pop(SLOT_FIELD, None)
     return WebhookEndpoint.model_validate(data)
 
 
@@ -85,8 +97,15 @@ class MongoEndpointStore:
     def __init__(self, collection: Any) -> None:
         self._collection = collection
 
-    async def add(self, endpoint: WebhookEndpoint) -> None:
-        await self._collection.insert_one(_to_document(endpoint))
+    async def add(self, endpoint: WebhookEndpoint, cap: int | None = None) -> None:
+        if cap is None:
+            await self._collection.insert_one(_to_document(endpoint))
+            return
+
+        async def insert(slot: int) -> None:
+            await self._collection.insert_one({**_to_document(endpoint), SLOT_FIELD: slot})
+
+        await insert_within_quota(self._collection, {"owner_id": endpoint.owner_id}, cap, insert)
 
     async def get(self, endpoint_id: str, owner_id: str | None = None) -> WebhookEndpoint | None:
         query: dict[str, Any] = {"_id": endpoint_id}
@@ -163,9 +182,12 @@ class InMemoryEndpointStore:
     def __init__(self) -> None:
         self._items: dict[str, WebhookEndpoint] = {}
 
-    async def add(self, endpoint: WebhookEndpoint) -> None:
+    async def add(self, endpoint: WebhookEndpoint, cap: int | None = None) -> None:
         if endpoint.id in self._items:
             raise ValueError(f"endpoint {endpoint.id} exists already")
+        held = sum(1 for e in self._items.values() if e.owner_id == endpoint.owner_id)
+        if cap is not None and held >= cap:
+            raise QuotaExceeded(cap)
         self._items[endpoint.id] = endpoint
 
     async def get(self, endpoint_id: str, owner_id: str | None = None) -> WebhookEndpoint | None:
@@ -248,8 +270,8 @@ class CachedEndpointStore:
         await self._memo.bump()
         return result
 
-    async def add(self, endpoint: WebhookEndpoint) -> None:
-        await self._inner.add(endpoint)
+    async def add(self, endpoint: WebhookEndpoint, cap: int | None = None) -> None:
+        await self._inner.add(endpoint, cap)
         await self._memo.bump()
 
     async def get(self, endpoint_id: str, owner_id: str | None = None) -> WebhookEndpoint | None:

@@ -9,11 +9,12 @@ from fastapi import FastAPI
 
 from payflow_contracts.events import TransferEvent
 from payflow_contracts.streams import WEBHOOKS_GROUP
-from payflow_messaging import ConsumerConfig, StreamConsumer
+from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer
 from payflow_service import ServiceRuntime, create_service_app
 from payflow_webhooks.api import ROUTERS
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
 from payflow_webhooks.event_intake import TransferEventIntake
+from payflow_webhooks.replay_quota import HourlyReplayQuota
 from payflow_webhooks.settings import WebhooksSettings
 from payflow_webhooks.stores import DOCUMENT_MODELS, mongo_stores
 from payflow_webhooks.url_guard import SystemResolver, UrlGuard
@@ -30,7 +31,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             settings.streams.key("webhook-endpoints-generation"),
             settings.remembered_max_age_s,
         )
-        pool = await open_arq_pool(settings.redis_url, streams)
+        pool = await open_arq_pool(settings.redis_connection_url, streams)
         queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
         guard = UrlGuard(allow_private=settings.private_urls_allowed, resolver=SystemResolver())
         intake = TransferEventIntake(
@@ -46,6 +47,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
                 stream=streams.transfer_events,
                 group=WEBHOOKS_GROUP,
             ),
+            BusSigner(settings.bus_keys()),
         )
         consumer.register(TransferEvent.MESSAGE_TYPE, intake.on_transfer_event)
         runtime.components.update(
@@ -55,6 +57,9 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             queue=queue,
             guard=guard,
             intake=intake,
+            replays=HourlyReplayQuota(
+                runtime.redis, settings.stream_prefix, settings.max_delivery_retries_per_hour
+            ),
         )
         runtime.start_loop("transfer-events", consumer.run(runtime.stopping))
         try:

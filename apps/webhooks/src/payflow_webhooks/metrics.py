@@ -23,6 +23,10 @@ EVENTS_RECEIVED = Counter(
 DELIVERIES_OPENED = Counter(
     "payflow_webhook_deliveries_opened", "Deliveries opened (one per event and endpoint)"
 )
+BUSY_DEFERRALS = Counter(
+    "payflow_webhook_busy_deferrals",
+    "Jobs that found their endpoint or owner at its share of the worker's slots and waited",
+)
 REENQUEUED = Counter(
     "payflow_webhook_deliveries_reenqueued",
     "Pending deliveries whose job was gone, enqueued again by the sweeper",

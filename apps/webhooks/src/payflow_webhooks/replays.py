@@ -8,6 +8,7 @@ from payflow_webhooks.delivery_queue import DeliveryQueue
 from payflow_webhooks.delivery_store import DeliveryStore
 from payflow_webhooks.domain.delivery import Delivery, replay
 from payflow_webhooks.endpoint_store import EndpointStore
+from payflow_webhooks.replay_quota import ReplayQuota
 
 MAX_REPLAY_TRIES = 5
 
@@ -29,11 +30,15 @@ async def replay_delivery(
     deliveries: DeliveryStore,
     endpoints: EndpointStore,
     queue: DeliveryQueue,
+    quota: ReplayQuota,
     delivery_id: str,
     owner_id: str,
     now: datetime,
     traceparent: str | None,
 ) -> Delivery:
+    """The replayed delivery. A replay that is about to happen is counted against the owner's
+    hourly quota first (`QuotaSpent` when it is used up: nothing changes)."""
+    give_back = None
     for _ in range(MAX_REPLAY_TRIES):
         current = await deliveries.get(delivery_id, owner_id)
         if current is None:
@@ -45,8 +50,12 @@ async def replay_delivery(
         if not endpoint.enabled:
             raise EndpointDisabled(endpoint.id)
         again = replay(current, now)
+        if give_back is None:
+            give_back = await quota.take(owner_id)
         if await deliveries.compare_and_set(again, current.version):
             # The replay joins the trace of the request that asked for it.
             await queue.enqueue(again, traceparent or again.traceparent)
             return again
+    if give_back is not None:
+        await give_back()
     raise ReplayConflict(delivery_id)

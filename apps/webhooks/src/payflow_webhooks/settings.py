@@ -6,13 +6,16 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
-from payflow_settings import ServiceSettings
+from payflow_settings import BusSettings, ServiceSettings
 from payflow_webhooks.domain.retry_policy import RetryPolicy
 
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
 
 
-class WebhooksSettings(ServiceSettings):
+class WebhooksWorkerSettings(ServiceSettings):
+    """Webhook delivery settings, shared by the service and its worker. The worker runs on these
+    alone: it is not on the saga bus and holds no bus key."""
+
     service_name: str = "webhooks"
 
     webhook_timeout_s: float = Field(default=15.0, gt=0)
@@ -31,6 +34,11 @@ class WebhooksSettings(ServiceSettings):
     """ARQ job timeout; by default the HTTP timeout plus 5 s. A killed worker's job is picked up
     again by ARQ once this plus 10 s has passed."""
     webhook_worker_max_jobs: int = Field(default=20, ge=1)
+    webhook_max_in_flight_per_endpoint: int = Field(default=4, ge=1)
+    """Sends to one endpoint at once in one worker: a slow endpoint holds at most this many of
+    the worker's slots, the others go on serving other endpoints."""
+    webhook_max_in_flight_per_owner: int = Field(default=10, ge=1)
+    """Sends to one owner's endpoints together at once in one worker."""
     webhook_worker_poll_delay_s: float = Field(default=0.05, gt=0)
     """How often an idle worker looks for due jobs: the pickup latency of a delivery. One
     ZRANGEBYSCORE per look, so 20/s when idle costs Redis next to nothing."""
@@ -69,3 +77,14 @@ class WebhooksSettings(ServiceSettings):
         """How long an ARQ job key must live: the whole schedule, every attempt, and a day."""
         policy = self.retry_policy()
         return policy.span() + self.job_timeout * policy.max_attempts + timedelta(days=1)
+
+
+class WebhooksSettings(BusSettings, WebhooksWorkerSettings):
+    """The webhooks service: it consumes transfer events from the bus, so it holds the bus keys."""
+
+    max_webhook_endpoints_per_user: int = Field(default=10, ge=1)
+    """Endpoints one user may hold; one more is refused with 409 `quota_exceeded` (exactly,
+    however many are created at once)."""
+    max_delivery_retries_per_hour: int = Field(default=60, ge=1)
+    """Manual retries (`POST /v1/webhook-deliveries/{id}/retry`) one user may ask for in one
+    clock hour; one more is refused with 429 `quota_exceeded` and `Retry-After`."""

@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
 from payflow_contracts.streams import StreamNames
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 from payflow_testing import ServiceStack
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +100,9 @@ class Webhooks:
         )
         envelope = Envelope.wrap(event, saga_id=transfer_id, traceparent=traceparent)
         stream = StreamNames(self.stack.database_prefix).transfer_events
-        await StreamPublisher(self.redis).publish_envelope(stream, envelope)
+        await StreamPublisher(self.redis, BusSigner([self.stack.bus_signing_key])).publish_envelope(
+            stream, envelope
+        )
         return event
 
     async def deliveries(self, owner: str, endpoint_id: str) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -14,7 +15,7 @@ from standardwebhooks import Webhook
 
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
 from payflow_webhooks.domain.delivery import open_delivery, replay
 from payflow_webhooks.domain.event import WebhookEvent
@@ -89,7 +90,7 @@ async def test_a_completed_transfer_reaches_its_subscriber_signed_and_logged(
         owner_ids=["usr_a"],
         transfer={"id": transfer_id, "amount": 1250, "currency": "USD"},
     )
-    await StreamPublisher(redis_client).publish_envelope(
+    await StreamPublisher(redis_client, BusSigner(pipeline.settings.bus_keys())).publish_envelope(
         pipeline.settings.streams.transfer_events, Envelope.wrap(event, saga_id=transfer_id)
     )
     [request] = await receiver.wait_for(path, 1)
@@ -227,3 +228,70 @@ async def test_under_the_guard_a_loopback_target_is_never_contacted(
         assert result.blocked and result.error is not None
         assert result.error.startswith("refused:")
         assert receiver.received(path) == []
+
+
+# ---------------------------------------------------------------- a fair share of the worker
+
+
+@pytest.fixture
+async def small_worker(
+    webhook_settings: Callable[..., WebhooksSettings],
+) -> AsyncIterator[Pipeline]:
+    """A worker of four slots, two of which one endpoint may hold, with a timeout longer than
+    any held answer of the test."""
+    settings = webhook_settings(
+        webhook_worker_max_jobs=4,
+        webhook_max_in_flight_per_endpoint=2,
+        webhook_timeout_s=60.0,
+        webhook_worker_poll_delay_s=0.05,
+    )
+    service, worker = create_service(settings), create_worker(settings)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(service.router.lifespan_context(service))
+        await stack.enter_async_context(worker.router.lifespan_context(worker))
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=service),
+                base_url="http://test",
+                headers={"X-Internal-Token": "test-token"},
+            )
+        )
+        yield Pipeline(client, service, settings)
+
+
+async def publish_completed(pipeline: Pipeline, redis: Any, owner: str) -> None:
+    transfer_id = new_id("tr")
+    event = TransferEvent(
+        event_id=transfer_event_id(transfer_id, "transfer.completed"),
+        event_type="transfer.completed",
+        transfer_id=transfer_id,
+        owner_ids=[owner],
+        transfer={"id": transfer_id, "amount": 1, "currency": "USD"},
+    )
+    await StreamPublisher(redis, BusSigner(pipeline.settings.bus_keys())).publish_envelope(
+        pipeline.settings.streams.transfer_events, Envelope.wrap(event, saga_id=transfer_id)
+    )
+
+
+async def test_a_slow_endpoint_does_not_hold_the_fast_ones_deliveries_back(
+    small_worker: Pipeline, receiver: Any, redis_client: Any, unique: str
+) -> None:
+    slow_path, fast_path = f"/slow-{unique}", f"/fast-{unique}"
+    # The slow endpoint answers nothing until the test lets it: its sends hold their slots.
+    let_go = threading.Event()
+    receiver.script(slow_path, *[receiver.Reply(hold=let_go) for _ in range(10)])
+    await small_worker.endpoint(receiver.url(slow_path), owner="usr_slow")
+    await small_worker.endpoint(receiver.url(fast_path), owner="usr_fast")
+    try:
+        for _ in range(10):
+            await publish_completed(small_worker, redis_client, "usr_slow")
+        await receiver.wait_for(slow_path, 2)  # two sends held: the endpoint's share
+        for _ in range(4):
+            await publish_completed(small_worker, redis_client, "usr_fast")
+        # The fast endpoint's four deliveries go through the worker's two other slots while
+        # the slow endpoint's backlog (eight more) waits its turn.
+        await receiver.wait_for(fast_path, 4, timeout=30)
+        assert len(receiver.received(slow_path)) == 2
+    finally:
+        let_go.set()
+    await receiver.wait_for(slow_path, 10, timeout=60)  # and none of the slow ones is lost

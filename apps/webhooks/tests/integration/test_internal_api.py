@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -11,9 +12,10 @@ import pytest
 
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 from payflow_webhooks.delivery_queue import queue_name
 from payflow_webhooks.main import create_app
+from payflow_webhooks.replay_quota import HOUR_S, HourlyReplayQuota, QuotaSpent
 from payflow_webhooks.settings import WebhooksSettings
 
 pytestmark = pytest.mark.integration
@@ -45,7 +47,7 @@ class Service:
             transfer={"id": transfer_id, "amount": 1250, "currency": "USD", "status": "completed"},
         )
         envelope = Envelope.wrap(event, saga_id=transfer_id, traceparent=TRACEPARENT)
-        await StreamPublisher(self.redis).publish_envelope(
+        await StreamPublisher(self.redis, BusSigner(self.settings.bus_keys())).publish_envelope(
             self.settings.streams.transfer_events, envelope
         )
         return event.event_id
@@ -305,3 +307,94 @@ async def test_endpoints_are_listed_newest_first_a_page_at_a_time(service: Servi
     assert rest.json()["next_cursor"] is None
     listed = [e["id"] for e in first.json()["data"] + rest.json()["data"]]
     assert sorted(listed) == sorted(created) and len(listed) == 3
+
+
+# ---------------------------------------------------------------- quotas
+
+
+@pytest.fixture
+async def capped(
+    webhook_settings: Callable[..., WebhooksSettings], redis_client: Any
+) -> AsyncIterator[Service]:
+    settings = webhook_settings(max_webhook_endpoints_per_user=3, max_delivery_retries_per_hour=2)
+    async for running_service in running(create_app(settings), settings, redis_client):
+        yield running_service
+
+
+def assert_quota_problem(answer: httpx.Response, status: int) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "quota_exceeded"
+
+
+async def test_twenty_concurrent_creations_make_exactly_the_cap_of_endpoints(
+    capped: Service,
+) -> None:
+    answers = await asyncio.gather(*(capped.create_endpoint("usr_q") for _ in range(20)))
+    assert sorted(a.status_code for a in answers) == [201] * 3 + [409] * 17
+    for answer in answers:
+        if answer.status_code == 409:
+            assert_quota_problem(answer, 409)
+            assert "PAYFLOW_MAX_WEBHOOK_ENDPOINTS_PER_USER" in answer.json()["detail"]
+    listed = await capped.client.get("/internal/webhook-endpoints", params={"owner_id": "usr_q"})
+    held = [e["id"] for e in listed.json()["data"]]
+    assert len(held) == 3
+    assert (await capped.create_endpoint("usr_other")).status_code == 201  # a cap per user
+    deleted = await capped.client.delete(
+        f"/internal/webhook-endpoints/{held[0]}", params={"owner_id": "usr_q"}
+    )
+    assert deleted.status_code == 204
+    assert (await capped.create_endpoint("usr_q")).status_code == 201
+    assert_quota_problem(await capped.create_endpoint("usr_q"), 409)
+
+
+async def test_retries_past_the_hourly_quota_are_refused_and_change_nothing(
+    capped: Service, wait_until: Any
+) -> None:
+    endpoint = (await capped.create_endpoint("usr_a")).json()
+    await capped.publish("transfer.created", ("usr_a",))
+
+    async def first_delivery() -> dict[str, Any] | None:
+        answer = await capped.client.get(
+            f"/internal/webhook-endpoints/{endpoint['id']}/deliveries",
+            params={"owner_id": "usr_a"},
+        )
+        data = answer.json()["data"]
+        return data[0] if data else None
+
+    delivery = await wait_until(first_delivery)
+    path = f"/internal/webhook-deliveries/{delivery['id']}"
+    owner = {"owner_id": "usr_a"}
+    # A retry that cannot happen is not counted.
+    missing = await capped.client.post("/internal/webhook-deliveries/del_0/retry", params=owner)
+    assert missing.status_code == 404
+    for _ in range(2):
+        assert (await capped.client.post(f"{path}/retry", params=owner)).status_code == 202
+    before = (await capped.client.get(path, params=owner)).json()
+    refused = await capped.client.post(f"{path}/retry", params=owner)
+    assert_quota_problem(refused, 429)
+    assert 1 <= int(refused.headers["retry-after"]) <= HOUR_S
+    after = (await capped.client.get(path, params=owner)).json()
+    assert after == before
+
+
+async def test_the_hourly_quota_is_exact_under_concurrency_and_renews_each_hour(
+    redis_client: Any, unique: str
+) -> None:
+    now = [7 * HOUR_S + 1200.0]  # 20 minutes into an hour
+    quota = HourlyReplayQuota(redis_client, f"t{unique}", per_hour=5, clock=lambda: now[0])
+    outcomes = await asyncio.gather(
+        *(quota.take("usr_a") for _ in range(30)), return_exceptions=True
+    )
+    spent = [o for o in outcomes if isinstance(o, QuotaSpent)]
+    assert len(spent) == 25 and {s.retry_after for s in spent} == {2400}
+    await quota.take("usr_b")  # each owner has a quota of its own
+    now[0] += 2400  # the next hour
+    give_back = await quota.take("usr_a")
+    for _ in range(3):
+        await quota.take("usr_a")
+    await give_back()  # a replay that did not happen gives its unit back
+    await quota.take("usr_a")
+    await quota.take("usr_a")
+    with pytest.raises(QuotaSpent):
+        await quota.take("usr_a")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from beanie import init_beanie
 
+from payflow_service.quotas import QuotaExceeded
 from payflow_webhooks.delivery_store import InMemoryDeliveryStore, MongoDeliveryStore
 from payflow_webhooks.domain.delivery import (
     Attempt,
@@ -355,3 +356,17 @@ async def test_an_endpoint_changed_by_one_process_is_seen_at_once_by_another(
     assert await worker.subscribed(["usr_a"], "transfer.completed") == []
     found = await worker.get("we_1")
     assert found is not None and not found.enabled
+
+
+async def test_an_owner_holds_at_most_the_cap_of_endpoints(endpoints: Any, now: datetime) -> None:
+    outcomes = await asyncio.gather(
+        *(endpoints.add(an_endpoint(now, f"we_{n}", "usr_q"), cap=2) for n in range(10)),
+        return_exceptions=True,
+    )
+    assert sum(o is None for o in outcomes) == 2
+    assert all(isinstance(o, QuotaExceeded) for o in outcomes if o is not None)
+    held, _ = await endpoints.page("usr_q", 100, None)
+    assert len(held) == 2
+    assert await endpoints.delete(held[0].id, "usr_q")
+    await endpoints.add(an_endpoint(now, "we_again", "usr_q"), cap=2)
+    assert (await endpoints.get("we_again")).owner_id == "usr_q"

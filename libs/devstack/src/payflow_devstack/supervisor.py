@@ -3,6 +3,11 @@
 Why supervisord: it restarts a process that dies (a `kill -9` included), starts programs in
 priority order, stops whole process groups, and runs in the foreground so Ctrl-C stops everything.
 honcho (Procfile) stops the whole set when one process dies, which is the opposite of what we need.
+
+Secrets: Redis's password and the saga bus's signing key come from `PAYFLOW_REDIS_PASSWORD` and
+`PAYFLOW_BUS_SIGNING_KEYS` when set, else from `.payflow/redis-password` and
+`.payflow/bus-signing-key`, made (random, mode 0600) on the first run. The bus key goes only to the
+processes on the bus; `supervisord.conf`, which holds them, is mode 0600 too.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from payflow_devstack.stores import mongo_command, pid_alive, redis_command
+from payflow_devstack.stores import (
+    mongo_command,
+    pid_alive,
+    read_or_create_secret,
+    redis_command,
+    write_private_file,
+)
 
 SERVICES: dict[str, tuple[str, int]] = {
     "gateway": ("payflow_gateway", 8000),
@@ -25,6 +36,10 @@ SERVICES: dict[str, tuple[str, int]] = {
     "webhooks": ("payflow_webhooks", 8004),
     "webhooks-worker": ("payflow_webhooks.worker", 8005),
 }
+# The processes on the saga bus (Redis Streams), which sign and verify its messages: not the
+# gateway (it faces the internet) nor the webhooks worker (it sends HTTP requests to URLs that
+# users choose).
+BUS_SERVICES = frozenset({"orchestrator", "wallet", "ledger", "webhooks"})
 
 
 def service_port(name: str) -> int:
@@ -32,8 +47,15 @@ def service_port(name: str) -> int:
     return int(os.environ.get(env, SERVICES[name][1]))
 
 
+def _quoted(value: str) -> str:
+    """A value of supervisord's `environment=` line: quoted, `%` doubled (its expansions)."""
+    if any(c in value for c in '"\r\n'):
+        raise ValueError("an environment value for supervisord must not hold quotes or newlines")
+    return '"' + value.replace("%", "%%") + '"'
+
+
 def _program(name: str, command: list[str], logs: Path, priority: int, env: dict[str, str]) -> str:
-    environment = ",".join(f'{k}="{v}"' for k, v in sorted(env.items()))
+    environment = ",".join(f"{k}={_quoted(v)}" for k, v in sorted(env.items()))
     return f"""
 [program:{name}]
 command={shlex.join(command)}
@@ -63,6 +85,12 @@ def write_config(root: Path) -> tuple[Path, dict[str, str]]:
         folder.mkdir(parents=True, exist_ok=True)
     mongo_port = int(os.environ.get("PAYFLOW_EMBEDDED_MONGO_PORT", "37017"))
     redis_port = int(os.environ.get("PAYFLOW_EMBEDDED_REDIS_PORT", "6380"))
+    redis_password = os.environ.get("PAYFLOW_REDIS_PASSWORD") or read_or_create_secret(
+        root / "redis-password"
+    )
+    bus_keys = os.environ.get("PAYFLOW_BUS_SIGNING_KEYS") or read_or_create_secret(
+        root / "bus-signing-key"
+    )
     env = {
         "PAYFLOW_MONGO_URL": os.environ.get(
             "PAYFLOW_MONGO_URL", f"mongodb://127.0.0.1:{mongo_port}"
@@ -70,6 +98,7 @@ def write_config(root: Path) -> tuple[Path, dict[str, str]]:
         "PAYFLOW_REDIS_URL": os.environ.get(
             "PAYFLOW_REDIS_URL", f"redis://127.0.0.1:{redis_port}/0"
         ),
+        "PAYFLOW_REDIS_PASSWORD": redis_password,
         "PAYFLOW_RUN_DIR": str(run_dir),
         "PAYFLOW_ENV": os.environ.get("PAYFLOW_ENV", "development"),
         "PYTHONUNBUFFERED": "1",
@@ -106,24 +135,24 @@ serverurl=unix://{run_dir / "supervisor.sock"}
         ),
         _program(
             "redis",
-            [*pidexec, "redis", "--", *redis_command(redis_port, data / "redis")],
+            [
+                *pidexec,
+                "redis",
+                "--",
+                *redis_command(redis_port, data / "redis", redis_password),
+            ],
             logs,
             1,
             {},
         ),
     ]
     for name, (module, _port) in SERVICES.items():
-        sections.append(
-            _program(
-                name,
-                [sys.executable, "-m", module],
-                logs,
-                10,
-                {**env, "PAYFLOW_SERVICE_NAME": name},
-            )
-        )
+        program_env = {**env, "PAYFLOW_SERVICE_NAME": name}
+        if name in BUS_SERVICES:
+            program_env["PAYFLOW_BUS_SIGNING_KEYS"] = bus_keys
+        sections.append(_program(name, [sys.executable, "-m", module], logs, 10, program_env))
     config = root / "supervisord.conf"
-    config.write_text("\n".join(sections))
+    write_private_file(config, "\n".join(sections))
     return config, {"mongo": env["PAYFLOW_MONGO_URL"], "redis": env["PAYFLOW_REDIS_URL"]}
 
 
@@ -134,7 +163,7 @@ def run() -> int:
         "PayFlow is starting (Ctrl-C stops everything). Logs: .payflow/logs/, pids: .payflow/run/"
     )
     print(f"  mongo (nx-27017)  {stores['mongo']}")
-    print(f"  redis             {stores['redis']}")
+    print(f"  redis             {stores['redis']}  (password: .payflow/redis-password)")
     for name in SERVICES:
         port = service_port(name)
         extra = "  (public API, docs at /docs)" if name == "gateway" else ""

@@ -25,9 +25,11 @@ from payflow_messaging.metrics import (
     MESSAGES_FAILED,
     MESSAGES_HANDLED,
     MESSAGES_RECLAIMED,
+    MESSAGES_REJECTED,
     PENDING,
 )
 from payflow_messaging.publisher import ENVELOPE_FIELD
+from payflow_messaging.signing import SIGNATURE_FIELD, BusSigner
 from payflow_observability import extract_context
 
 logger = logging.getLogger(__name__)
@@ -81,9 +83,13 @@ class ConsumerConfig:
 
 
 class StreamConsumer:
-    def __init__(self, redis: Redis, config: ConsumerConfig) -> None:
+    """Hands each message to the handler of its type once its signature checks out; a message
+    that is not signed with one of the bus keys is dead-lettered unread."""
+
+    def __init__(self, redis: Redis, config: ConsumerConfig, signer: BusSigner) -> None:
         self._redis = redis
         self.config = config
+        self._signer = signer
         self.name = config.consumer_name()
         self._handlers: dict[str, Handler] = {}
         self._stopping = asyncio.Event()
@@ -169,6 +175,19 @@ class StreamConsumer:
     async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes] | None) -> None:
         stream = self.config.stream
         raw = (fields or {}).get(ENVELOPE_FIELD)
+        rejection = self._signer.check(stream, raw or b"", (fields or {}).get(SIGNATURE_FIELD))
+        if rejection is not None:
+            # Whoever wrote it can reach Redis but does not hold the bus key: it is never read.
+            MESSAGES_REJECTED.labels(stream, rejection.value).inc()
+            logger.error(
+                "message %s on %s rejected (%s): dead-lettered unread",
+                entry_id.decode(),
+                stream,
+                rejection.value,
+                extra={"rejection": rejection.value},
+            )
+            await self._dead_letter(entry_id, fields or {}, rejection.value)
+            return
         try:
             envelope = Envelope.from_wire(raw or b"")
         except ValueError:

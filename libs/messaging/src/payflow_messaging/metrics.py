@@ -16,6 +16,11 @@ MESSAGES_FAILED = Counter(
 DEAD_LETTERS = Counter(
     "payflow_stream_dead_letters_total", "Messages moved to the dead-letter stream", ["stream"]
 )
+MESSAGES_REJECTED = Counter(
+    "payflow_stream_messages_rejected_total",
+    "Messages refused unread because their signature is missing or wrong (dead-lettered)",
+    ["stream", "reason"],
+)
 MESSAGES_RECLAIMED = Counter(
     "payflow_stream_messages_reclaimed_total",
     "Pending messages reclaimed from idle consumers",

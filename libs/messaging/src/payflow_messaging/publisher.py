@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from payflow_contracts import Envelope, MessagePayload
 from payflow_messaging.metrics import MESSAGES_PUBLISHED
+from payflow_messaging.signing import SIGNATURE_FIELD, BusSigner
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payflow.messaging")
@@ -17,8 +18,11 @@ ENVELOPE_FIELD = b"envelope"
 
 
 class StreamPublisher:
-    def __init__(self, redis: Redis) -> None:
+    """Writes envelopes, each signed with the bus key (payflow_messaging.signing)."""
+
+    def __init__(self, redis: Redis, signer: BusSigner) -> None:
         self._redis = redis
+        self._signer = signer
 
     async def publish(
         self,
@@ -53,6 +57,9 @@ class StreamPublisher:
             return envelope
 
     async def publish_envelope(self, stream: str, envelope: Envelope) -> str:
-        entry_id = await self._redis.xadd(stream, {ENVELOPE_FIELD: envelope.to_wire().encode()})
+        body = envelope.to_wire().encode()
+        entry_id = await self._redis.xadd(
+            stream, {ENVELOPE_FIELD: body, SIGNATURE_FIELD: self._signer.sign(stream, body)}
+        )
         MESSAGES_PUBLISHED.labels(stream, envelope.type).inc()
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

@@ -124,7 +124,7 @@ def create_service_app(
         configure_logging(service, settings.log_level)
         configure_tracing(service, edge=public)
         mongo = mongo_client(settings.mongo_url, service)
-        redis = redis_client(settings.redis_url)
+        redis = redis_client(settings.redis_connection_url)
         http = httpx.AsyncClient(timeout=10.0)
         runtime = ServiceRuntime(
             service=service, settings=settings, mongo=mongo, redis=redis, http=http

@@ -3,6 +3,7 @@
 from payflow_settings.base import (
     DEFAULT_PORTS,
     PLACEHOLDER_SECRETS,
+    BusSettings,
     Environment,
     ServiceSettings,
     SettingsError,
@@ -11,6 +12,7 @@ from payflow_settings.base import (
 __all__ = [
     "DEFAULT_PORTS",
     "PLACEHOLDER_SECRETS",
+    "BusSettings",
     "Environment",
     "ServiceSettings",
     "SettingsError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,9 +39,14 @@ PLACEHOLDER_SECRETS = frozenset(
         "changeme",
         "dev-internal-token-change-me",
         "dev-jwt-secret-change-me-please-0123456789",
+        "dev-redis-password-change-me",
+        "dev-bus-signing-key-change-me-0123456789",
         "secret",
     }
 )
+DEV_BUS_SIGNING_KEY = "dev-bus-signing-key-change-me-0123456789"
+# HMAC-SHA256: a key at least as long as the hash output.
+MIN_BUS_KEY_LENGTH = 32
 
 
 class ServiceSettings(BaseSettings):
@@ -56,6 +62,9 @@ class ServiceSettings(BaseSettings):
 
     mongo_url: str = "mongodb://127.0.0.1:37017"
     redis_url: str = "redis://127.0.0.1:6380/0"
+    redis_password: SecretStr | None = None
+    """Redis's password (`requirepass`), when `redis_url` carries none; required in production
+    (in one or the other)."""
     database_prefix: str = "payflow"
     stream_prefix: str = "payflow"
     """Prefix of every Redis key and stream name (tests use a unique one per run)."""
@@ -95,6 +104,21 @@ class ServiceSettings(BaseSettings):
         return self.env is Environment.PRODUCTION
 
     @property
+    def redis_connection_url(self) -> str:
+        """`redis_url`, with `redis_password` in it when the URL has no password of its own."""
+        parts = urlsplit(self.redis_url)
+        if self.redis_password is None or parts.password is not None:
+            return self.redis_url
+        secret = quote(self.redis_password.get_secret_value(), safe="")
+        user = quote(parts.username, safe="") if parts.username else ""
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{user}:{secret}@{host}"))
+
+    @property
+    def redis_has_password(self) -> bool:
+        return self.redis_password is not None or urlsplit(self.redis_url).password is not None
+
+    @property
     def streams(self) -> StreamNames:
         return StreamNames(self.stream_prefix)
 
@@ -117,7 +141,13 @@ class ServiceSettings(BaseSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         """The secrets that must not be placeholders in production; subclasses add theirs."""
-        return {"internal_token": self.internal_token}
+        checked = {"internal_token": self.internal_token}
+        url_password = urlsplit(self.redis_url).password
+        if url_password is not None:
+            checked["redis_url (its password)"] = SecretStr(url_password)
+        elif self.redis_password is not None:
+            checked["redis_password"] = self.redis_password
+        return checked
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Self:
@@ -129,4 +159,39 @@ class ServiceSettings(BaseSettings):
                         f"PAYFLOW_{name.upper()} is a placeholder or too short; "
                         "set a real secret of 16+ characters in production"
                     )
+            if not self.redis_has_password:
+                raise SettingsError(
+                    "PAYFLOW_REDIS_PASSWORD is not set and PAYFLOW_REDIS_URL carries no password; "
+                    "production needs a Redis that requires one"
+                )
+        return self
+
+
+class BusSettings(ServiceSettings):
+    """Settings of a process on the saga bus (Redis Streams): it holds the keys that sign and
+    verify every stream message. The gateway and the webhooks worker are not on the bus and do
+    not hold them."""
+
+    bus_signing_keys: SecretStr = SecretStr(DEV_BUS_SIGNING_KEY)
+    """Comma-separated HMAC keys, the current one first: messages are signed with the first and
+    accepted when signed with any (a rotation adds the new key second, then moves it first, then
+    drops the old one). Each at least 32 characters, without commas."""
+
+    def bus_keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.bus_signing_keys.get_secret_value().split(","))
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        checked = super().secrets_to_check()
+        for number, key in enumerate(self.bus_keys(), start=1):
+            checked[f"bus_signing_keys (key {number})"] = SecretStr(key)
+        return checked
+
+    @model_validator(mode="after")
+    def _bus_keys_are_long_enough(self) -> Self:
+        for number, key in enumerate(self.bus_keys(), start=1):
+            if len(key) < MIN_BUS_KEY_LENGTH:
+                raise SettingsError(
+                    f"PAYFLOW_BUS_SIGNING_KEYS: key {number} is shorter than "
+                    f"{MIN_BUS_KEY_LENGTH} characters"
+                )
         return self

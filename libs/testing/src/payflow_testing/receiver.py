@@ -17,6 +17,8 @@ class ScriptedReply:
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
+    hold: threading.Event | None = None
+    """When set, the answer waits until the test sets this event (at most a minute)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Receiver:
                     reply = script.pop(0) if script else ScriptedReply()
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
+                if reply.hold is not None:
+                    reply.hold.wait(timeout=60)
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

@@ -15,10 +15,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from payflow_devstack.stores import free_port
+from payflow_devstack.stores import free_port, new_secret
 
 SERVICE_MODULES: dict[str, str] = {
     "wallet": "payflow_wallet",
@@ -28,6 +29,8 @@ SERVICE_MODULES: dict[str, str] = {
     "webhooks-worker": "payflow_webhooks.worker",
     "gateway": "payflow_gateway",
 }
+# The processes that hold the saga bus's signing key (payflow_messaging.signing).
+BUS_SERVICES = frozenset({"wallet", "ledger", "orchestrator", "webhooks"})
 
 
 @dataclass
@@ -57,6 +60,7 @@ class ServiceStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     database_prefix: str = field(default_factory=lambda: f"e2e{secrets.token_hex(3)}")
     internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    bus_signing_key: str = field(default_factory=new_secret)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -76,7 +80,12 @@ class ServiceStack:
     def url(self, name: str) -> str:
         return self.processes[name].url
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, name: str | None = None) -> dict[str, str]:
+        """What process `name` is started with. Redis's password goes in `PAYFLOW_REDIS_PASSWORD`
+        (the URL without it), so that the URL form is left to the in-process tests; only the
+        processes on the bus get its key."""
+        parts = urlsplit(self.redis_url)
+        redis_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
         env = {
             k: v
             for k, v in os.environ.items()
@@ -86,7 +95,7 @@ class ServiceStack:
             {
                 "PAYFLOW_ENV": "test",
                 "PAYFLOW_MONGO_URL": self.mongo_url,
-                "PAYFLOW_REDIS_URL": self.redis_url,
+                "PAYFLOW_REDIS_URL": redis_url,
                 "PAYFLOW_DATABASE_PREFIX": self.database_prefix,
                 "PAYFLOW_STREAM_PREFIX": self.database_prefix,
                 "PAYFLOW_INTERNAL_TOKEN": self.internal_token,
@@ -94,10 +103,14 @@ class ServiceStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        for name, proc in self.processes.items():
-            key = name.upper().replace("-", "_")
+        for other, proc in self.processes.items():
+            key = other.upper().replace("-", "_")
             env[f"PAYFLOW_{key}_PORT"] = str(proc.port)
             env[f"PAYFLOW_{key}_URL"] = proc.url
+        if parts.password is not None:
+            env["PAYFLOW_REDIS_PASSWORD"] = unquote(parts.password)
+        if name is None or name in BUS_SERVICES:
+            env["PAYFLOW_BUS_SIGNING_KEYS"] = self.bus_signing_key
         env.update(self.extra_env)
         return env
 
@@ -110,7 +123,7 @@ class ServiceStack:
     def _spawn(self, name: str) -> None:
         proc = self.processes[name]
         log = open(proc.log_path, "ab")  # noqa: SIM115 - owned by the child
-        env = self.environment()
+        env = self.environment(name)
         env["PAYFLOW_SERVICE_NAME"] = name
         proc.process = subprocess.Popen(
             [sys.executable, "-m", proc.module],

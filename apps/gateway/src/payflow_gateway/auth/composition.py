@@ -58,7 +58,9 @@ async def compose_auth(runtime: ServiceRuntime) -> AsyncIterator[None]:
             refresh_ttl=timedelta(seconds=settings.jwt_refresh_ttl_seconds),
         ),
         bearer=BearerAuthenticator(users, api_key_store, codec, live=settings.is_production),
-        api_keys=ApiKeys(api_key_store, live=settings.is_production),
+        api_keys=ApiKeys(
+            api_key_store, live=settings.is_production, cap=settings.max_api_keys_per_user
+        ),
     )
     if settings.bootstrap_admin_email and settings.bootstrap_admin_password:
         await accounts.ensure_admin(

@@ -59,7 +59,7 @@ async def reconciliation(_: AdminUser, services: Services) -> dict[str, Any]:
     }
 
 
-@sandbox_router.post("/faults", status_code=201, responses=problems(404, 422))
+@sandbox_router.post("/faults", status_code=201, responses=problems(404, 409, 422))
 async def add_fault(body: FaultCreate, user: CurrentUser, services: Services) -> dict[str, Any]:
     rule = await services.add_fault({"owner_id": user.id, **body.model_dump()})
     return {k: rule[k] for k in ("id", "step", "mode", "rate", "match_metadata")}

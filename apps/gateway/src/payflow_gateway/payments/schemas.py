@@ -6,16 +6,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
+from payflow_contracts.text import UnicodeText, field_name
+
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-MetadataValue = Annotated[str, StringConstraints(max_length=500)]
+MetadataValue = Annotated[UnicodeText, StringConstraints(max_length=500)]
 
 
 def plain_keys(metadata: dict[str, str]) -> dict[str, str]:
-    """Refuses keys with `$` or `.`: a key becomes a document field name downstream, where `$`
-    starts an operator and `.` walks into a sub-document."""
-    refused = sorted(key for key in metadata if "$" in key or "." in key)
+    """Refuses keys that cannot be document field names downstream: with `$` (an operator), `.`
+    (a walk into a sub-document), a NUL, or an unpaired surrogate (payflow_contracts.text)."""
+    refused: list[str] = []
+    for key in metadata:
+        try:
+            field_name(key)
+        except ValueError:
+            refused.append(repr(key))
     if refused:
-        raise ValueError(f"metadata keys must not contain '$' or '.': {', '.join(refused)}")
+        raise ValueError(
+            "metadata keys must be text without '$', '.' or NUL characters: "
+            + ", ".join(sorted(refused))
+        )
     return metadata
 
 
@@ -47,7 +57,7 @@ class FaultCreate(BaseModel):
     step: Literal["debit", "ledger", "credit"]
     mode: Literal["reject", "error", "timeout"]
     rate: float = Field(default=1.0, ge=0, le=1)
-    match_metadata: dict[str, str] = Field(default_factory=dict)
+    match_metadata: dict[str, UnicodeText] = Field(default_factory=dict)
 
     @field_validator("match_metadata")
     @classmethod

@@ -92,7 +92,8 @@ class HttpPaymentServices:
 
     async def add_fault(self, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._orchestrator_call("POST", "/internal/faults", json=body)
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise refusal(response)  # e.g. 409 quota_exceeded, with its code
         return response.json()  # type: ignore[no-any-return]
 
     async def faults(self, owner_id: str) -> list[dict[str, Any]]:

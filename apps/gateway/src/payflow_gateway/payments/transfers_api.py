@@ -14,6 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from payflow_gateway.auth.dependencies import CurrentUser
 from payflow_gateway.payments.deps import Idempotency, Live, Services, Settings, Wallets
+from payflow_gateway.payments.idempotency_keys import MAX_KEY_LENGTH
 from payflow_gateway.payments.idempotent import run_idempotently
 from payflow_gateway.payments.live_transfers import LiveTransfers
 from payflow_gateway.payments.schemas import TopUpCreate, TransferCreate, problems
@@ -101,10 +102,29 @@ async def _await_terminal(
     return latest if latest is not None else transfer
 
 
+# The money-moving routes: their Idempotency-Key (checked by run_idempotently, which answers 400
+# without one) and the 200 of `Prefer: wait=N`, in the OpenAPI document.
+MONEY_ROUTE: dict[str, Any] = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": True,
+            "description": "One key per intended payment; a retry sends the same key",
+            "schema": {"type": "string", "pattern": f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"},
+        }
+    ]
+}
+TERMINAL_ANSWER: dict[str, Any] = {
+    "description": "The transfer, terminal, when `Prefer: wait=N` was sent and it finished in time"
+}
+
+
 @router.post(
     "/transfers",
     status_code=202,
-    responses=problems(400, 404, 409, 422),
+    responses={200: TERMINAL_ANSWER, **problems(400, 404, 409, 422)},
+    openapi_extra=MONEY_ROUTE,
     summary="Move money between wallets (saga); requires an Idempotency-Key header",
 )
 async def create_transfer(
@@ -160,7 +180,8 @@ async def create_transfer(
 @router.post(
     "/wallets/{wallet_id}/top-ups",
     status_code=202,
-    responses=problems(400, 404, 409, 422),
+    responses={200: TERMINAL_ANSWER, **problems(400, 404, 409, 422)},
+    openapi_extra=MONEY_ROUTE,
     tags=["wallets"],
     summary="Sandbox funding from the system funding account (not in production)",
 )
@@ -207,7 +228,8 @@ async def create_top_up(
 @router.post(
     "/transfers/{transfer_id}/refund",
     status_code=202,
-    responses=problems(400, 404, 409, 422),
+    responses={200: TERMINAL_ANSWER, **problems(400, 404, 409, 422)},
+    openapi_extra=MONEY_ROUTE,
     summary="Return a completed transfer's money to its sender (by its recipient); a saga",
 )
 async def refund_transfer(

@@ -53,7 +53,7 @@ async def compose_throttling(runtime: ServiceRuntime) -> AsyncIterator[None]:
         return
     # The runtime's connection pool: no second set of connections to Redis.
     storage = RedisStorage(
-        "async+" + settings.redis_url,
+        "async+" + settings.redis_connection_url,
         implementation="redispy",
         key_prefix=f"{prefix}:ratelimit",
         connection_pool=runtime.redis.connection_pool,  # type: ignore[arg-type]  # options are typed as scalars

@@ -50,7 +50,9 @@ async def list_wallets(
 @router.post(
     "",
     status_code=201,
-    responses=problem_responses(401, 409, 422, 503),
+    responses=problem_responses(
+        401, 409, 422, 503, s409="`quota_exceeded`: the most wallets one user may hold"
+    ),
     summary="Open a wallet in one of the supported currencies",
 )
 async def open_wallet(

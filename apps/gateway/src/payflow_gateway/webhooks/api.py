@@ -57,14 +57,18 @@ async def relay(
     answer = await call_service(
         client, "webhooks", method, f"/internal{path}", params=query, json=json
     )
+    passed_on = (
+        {"retry-after": answer.headers["retry-after"]} if "retry-after" in answer.headers else None
+    )
     return Response(
         content=answer.content,
         status_code=answer.status_code,
         media_type=answer.headers.get("content-type"),
+        headers=passed_on,
     )
 
 
-@router.post("/webhook-endpoints", status_code=201, responses=problems(422))
+@router.post("/webhook-endpoints", status_code=201, responses=problems(409, 422))
 async def create_endpoint(
     body: WebhookEndpointCreate, user: CurrentUser, client: Client
 ) -> Response:
@@ -142,7 +146,9 @@ async def get_delivery(delivery_id: str, user: CurrentUser, client: Client) -> R
     "/webhook-deliveries/{delivery_id}/retry", status_code=202, responses=problems(404, 409)
 )
 async def retry_delivery(delivery_id: str, user: CurrentUser, client: Client) -> Response:
-    """Sends the delivery again now (also a `failed` one), with a fresh retry schedule."""
+    """Sends the delivery again now (also a `failed` one), with a fresh retry schedule. At most
+    `PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR` retries per user and clock hour: one more answers
+    429 `quota_exceeded` with `Retry-After`."""
     return await relay(client, "POST", f"/webhook-deliveries/{segment(delivery_id)}/retry", user.id)
 
 

@@ -14,11 +14,13 @@ from payflow_webhooks.api.deps import (
     Limit,
     OwnerId,
     Queue,
+    Replays,
     invalid_cursor,
 )
 from payflow_webhooks.domain.delivery import DeliveryStatus, delivery_view
 from payflow_webhooks.domain.moments import utc_now
 from payflow_webhooks.paging import InvalidCursor
+from payflow_webhooks.replay_quota import QuotaSpent
 from payflow_webhooks.replays import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -80,14 +82,17 @@ async def retry_delivery(
     endpoints: Endpoints,
     deliveries: Deliveries,
     queue: Queue,
+    replays: Replays,
     _: InternalCaller,
 ) -> dict[str, Any]:
-    """Send the delivery again now (any status), with a fresh round of the retry schedule."""
+    """Send the delivery again now (any status), with a fresh round of the retry schedule;
+    at most `PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR` per owner and clock hour."""
     try:
         delivery = await replay_delivery(
             deliveries=deliveries,
             endpoints=endpoints,
             queue=queue,
+            quota=replays,
             delivery_id=delivery_id,
             owner_id=owner_id,
             now=utc_now(),
@@ -100,6 +105,14 @@ async def retry_delivery(
             409,
             "webhook_endpoint_disabled",
             "The delivery's endpoint is disabled; enable it before replaying.",
+        ) from None
+    except QuotaSpent as spent:
+        raise ProblemError(
+            429,
+            "quota_exceeded",
+            f"You asked for {spent.per_hour} retries of deliveries this hour, the most one user "
+            "may (PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR); retry after Retry-After seconds.",
+            headers={"Retry-After": str(spent.retry_after)},
         ) from None
     except ReplayConflict:
         raise ProblemError(409, "conflict", "The delivery changed meanwhile; retry.") from None

@@ -11,6 +11,7 @@ from payflow_webhooks.delivery_queue import DeliveryQueue
 from payflow_webhooks.delivery_store import DeliveryStore
 from payflow_webhooks.endpoint_store import EndpointStore
 from payflow_webhooks.event_store import EventStore
+from payflow_webhooks.replay_quota import ReplayQuota
 from payflow_webhooks.settings import WebhooksSettings
 from payflow_webhooks.url_guard import UrlGuard
 
@@ -35,6 +36,10 @@ async def _queue(request: Request) -> DeliveryQueue:
     return _component(request, "queue")  # type: ignore[no-any-return]
 
 
+async def _replays(request: Request) -> ReplayQuota:
+    return _component(request, "replays")  # type: ignore[no-any-return]
+
+
 async def _guard(request: Request) -> UrlGuard:
     return _component(request, "guard")  # type: ignore[no-any-return]
 
@@ -48,6 +53,7 @@ Events = Annotated[EventStore, Depends(_events)]
 Deliveries = Annotated[DeliveryStore, Depends(_deliveries)]
 Queue = Annotated[DeliveryQueue, Depends(_queue)]
 Guard = Annotated[UrlGuard, Depends(_guard)]
+Replays = Annotated[ReplayQuota, Depends(_replays)]
 Settings = Annotated[WebhooksSettings, Depends(_settings)]
 
 OwnerId = Annotated[

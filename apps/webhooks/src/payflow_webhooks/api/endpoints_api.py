@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts import new_id
 from payflow_service import InternalCaller, ProblemError
+from payflow_service.quotas import QuotaExceeded, quota_problem
 from payflow_webhooks.api.deps import (
     Endpoints,
     Guard,
@@ -93,7 +94,12 @@ def _with_secret(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 async def create_endpoint(
-    body: EndpointCreate, owner_id: OwnerId, endpoints: Endpoints, guard: Guard, _: InternalCaller
+    body: EndpointCreate,
+    owner_id: OwnerId,
+    endpoints: Endpoints,
+    guard: Guard,
+    settings: Settings,
+    _: InternalCaller,
 ) -> dict[str, Any]:
     """Create an endpoint; the answer carries its `secret`, shown only here and on rotation."""
     event_types = _checked_event_types(body.event_types)
@@ -106,7 +112,12 @@ async def create_endpoint(
         description=body.description,
         now=utc_now(),
     )
-    await endpoints.add(endpoint)
+    try:
+        await endpoints.add(endpoint, cap=settings.max_webhook_endpoints_per_user)
+    except QuotaExceeded as exceeded:
+        raise quota_problem(
+            exceeded, "webhook endpoints", "PAYFLOW_MAX_WEBHOOK_ENDPOINTS_PER_USER"
+        ) from None
     return _with_secret(endpoint)
 
 

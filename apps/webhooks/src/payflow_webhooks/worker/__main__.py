@@ -1,7 +1,7 @@
 """`python -m payflow_webhooks.worker`: run the webhooks-worker process."""
 
 from payflow_service import serve
-from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.settings import WebhooksWorkerSettings
 
 if __name__ == "__main__":
-    serve("payflow_webhooks.worker.app:create_app", "webhooks-worker", WebhooksSettings())
+    serve("payflow_webhooks.worker.app:create_app", "webhooks-worker", WebhooksWorkerSettings())

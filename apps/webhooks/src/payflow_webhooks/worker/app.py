@@ -13,10 +13,11 @@ from fastapi import FastAPI
 from payflow_observability.store_metrics import as_upkeep
 from payflow_service import ServiceRuntime, create_service_app
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
-from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.settings import WebhooksWorkerSettings
 from payflow_webhooks.stores import DOCUMENT_MODELS, mongo_stores
 from payflow_webhooks.url_guard import SystemResolver, UrlGuard
 from payflow_webhooks.worker.courier import WebhookCourier
+from payflow_webhooks.worker.fair_share import FairShare
 from payflow_webhooks.worker.runner import DeliveryWorker, build_arq_worker
 from payflow_webhooks.worker.sender import WebhookSender
 from payflow_webhooks.worker.sweeper import StalledDeliverySweeper
@@ -24,8 +25,8 @@ from payflow_webhooks.worker.sweeper import StalledDeliverySweeper
 USER_AGENT = "PayFlow-Webhooks/1.0"
 
 
-def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
-    settings = settings or WebhooksSettings(service_name="webhooks")
+def create_app(settings: WebhooksWorkerSettings | None = None) -> FastAPI:
+    settings = settings or WebhooksWorkerSettings(service_name="webhooks")
 
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
@@ -50,8 +51,12 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             sender=WebhookSender(client, guard, settings.webhook_timeout_s),
             policy=settings.retry_policy(),
             disable_after=timedelta(seconds=settings.webhook_disable_after_s),
+            share=FairShare(
+                per_endpoint=settings.webhook_max_in_flight_per_endpoint,
+                per_owner=settings.webhook_max_in_flight_per_owner,
+            ),
         )
-        pool = await open_arq_pool(settings.redis_url, streams)
+        pool = await open_arq_pool(settings.redis_connection_url, streams)
         queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
         worker = DeliveryWorker(build_arq_worker(settings, pool, courier))
         sweeper = StalledDeliverySweeper(

@@ -33,7 +33,8 @@ from payflow_webhooks.domain.retry_policy import RetryPolicy
 from payflow_webhooks.domain.signatures import delivery_headers
 from payflow_webhooks.endpoint_store import EndpointStore
 from payflow_webhooks.event_store import EventStore
-from payflow_webhooks.metrics import ATTEMPTS, DELIVERIES, DELIVERY_LATENCY
+from payflow_webhooks.metrics import ATTEMPTS, BUSY_DEFERRALS, DELIVERIES, DELIVERY_LATENCY
+from payflow_webhooks.worker.fair_share import FairShare, busy_defer
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class WebhookCourier:
         disable_after: timedelta,
         clock: Callable[[], datetime] = utc_now,
         spread: Callable[[], float] = random.random,
+        share: FairShare | None = None,
     ) -> None:
         self._endpoints = endpoints
         self._events = events
@@ -66,6 +68,7 @@ class WebhookCourier:
         self._disable_after = disable_after
         self._clock = clock
         self._spread = spread
+        self._share = share
 
     async def attempt(self, delivery_id: str) -> timedelta | None:
         """Make the delivery's next attempt if it is due; answers how long until the job should
@@ -80,6 +83,21 @@ class WebhookCourier:
         if due - now > EARLY_TOLERANCE:
             span.set_attribute("payflow.webhook.skipped", "not due")
             return due - now
+        if self._share is None:
+            return await self._attempt_due(delivery, now)
+        if not self._share.try_take(delivery.endpoint_id, delivery.owner_id):
+            # Its endpoint (or owner) has its share of this worker's slots: give the slot back
+            # to other endpoints' jobs and look again in a moment.
+            span.set_attribute("payflow.webhook.skipped", "endpoint busy")
+            BUSY_DEFERRALS.inc()
+            return busy_defer(self._spread())
+        try:
+            return await self._attempt_due(delivery, now)
+        finally:
+            self._share.give_back(delivery.endpoint_id, delivery.owner_id)
+
+    async def _attempt_due(self, delivery: Delivery, now: datetime) -> timedelta | None:
+        span = trace.get_current_span()
         endpoint = await self._endpoints.get(delivery.endpoint_id)
         if endpoint is None or not endpoint.enabled:
             reason = "the endpoint was deleted" if endpoint is None else "the endpoint is disabled"
@@ -125,7 +143,7 @@ class WebhookCourier:
             spread=self._spread(),
         )
         if not await self._deliveries.compare_and_set(verdict.delivery, delivery.version):
-            return await self._after_conflict(delivery_id)
+            return await self._after_conflict(delivery.id)
         await self._change_endpoint(endpoint, verdict, result.at)
         DELIVERIES.labels(verdict.outcome).inc()
         span.set_attribute("payflow.webhook.outcome", verdict.outcome)

@@ -18,19 +18,22 @@ from payflow_webhooks.delivery_queue import (
     load_job,
     queue_name,
 )
-from payflow_webhooks.settings import WebhooksSettings
+from payflow_webhooks.settings import WebhooksWorkerSettings
 from payflow_webhooks.worker.courier import WebhookCourier
 from payflow_webhooks.worker.jobs import COURIER, deliver_webhook
 
 logger = logging.getLogger(__name__)
 
-RUNAWAY_JOB_TRIES = 1000
-"""ARQ's own try counter also counts early wake-ups and runs cut short by a crash; the delivery
-record bounds the real attempts, so this only stops a job that loops for some unforeseen reason
-(the sweeper then starts it afresh)."""
+RUNAWAY_JOB_TRIES = 20_000
+"""ARQ's own try counter also counts early wake-ups, runs cut short by a crash and the waits of a
+job whose endpoint was busy (about one a second: worker/fair_share.py); the delivery record
+bounds the real attempts, so this only stops a job that loops for some unforeseen reason (the
+sweeper then starts it afresh)."""
 
 
-def build_arq_worker(settings: WebhooksSettings, pool: ArqRedis, courier: WebhookCourier) -> Worker:
+def build_arq_worker(
+    settings: WebhooksWorkerSettings, pool: ArqRedis, courier: WebhookCourier
+) -> Worker:
     streams = settings.streams
     return Worker(
         functions=[func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=RUNAWAY_JOB_TRIES)],

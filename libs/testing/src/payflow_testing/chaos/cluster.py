@@ -22,13 +22,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
-from payflow_devstack.stores import mongo_command, redis_command, wait_for_port
+from payflow_devstack.stores import mongo_command, new_secret, redis_command, wait_for_port
 from payflow_testing.chaos.balancer import Balancers
 from payflow_testing.chaos.schedule import SERVICES, service_of
-from payflow_testing.stack import SERVICE_MODULES
+from payflow_testing.stack import BUS_SERVICES, SERVICE_MODULES
 
 BALANCED = ("orchestrator", "wallet", "ledger", "webhooks")
 """The services the gateway calls over internal HTTP (through a balancer each)."""
@@ -165,6 +166,8 @@ class ChaosCluster:
     extra_env: dict[str, str] = field(default_factory=dict)
     prefix: str = field(default_factory=lambda: f"chaos{secrets.token_hex(3)}")
     internal_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    redis_password: str = field(default_factory=new_secret)
+    bus_signing_key: str = field(default_factory=new_secret)
     processes: dict[str, Replica] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -183,7 +186,7 @@ class ChaosCluster:
         self.redis = Store(
             "redis",
             redis_port,
-            redis_command(redis_port, self.work_dir / "redis"),
+            redis_command(redis_port, self.work_dir / "redis", self.redis_password),
             logs / "redis.log",
         )
         for service in SERVICES:
@@ -212,7 +215,8 @@ class ChaosCluster:
 
     @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.redis.port}/0"
+        """With the password: for the invariant checker's own reads."""
+        return f"redis://:{quote(self.redis_password, safe='')}@127.0.0.1:{self.redis.port}/0"
 
     def of_service(self, service: str) -> list[Replica]:
         return [r for r in self.processes.values() if r.service == service]
@@ -236,7 +240,8 @@ class ChaosCluster:
             {
                 "PAYFLOW_ENV": "test",
                 "PAYFLOW_MONGO_URL": self.mongo_url,
-                "PAYFLOW_REDIS_URL": self.redis_url,
+                "PAYFLOW_REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/0",
+                "PAYFLOW_REDIS_PASSWORD": self.redis_password,
                 "PAYFLOW_DATABASE_PREFIX": self.prefix,
                 "PAYFLOW_STREAM_PREFIX": self.prefix,
                 "PAYFLOW_INTERNAL_TOKEN": self.internal_token,
@@ -248,6 +253,8 @@ class ChaosCluster:
         for service in BALANCED:
             env[f"PAYFLOW_{service.upper()}_URL"] = self.balancers.url(service)
         env[f"PAYFLOW_{replica.service.upper().replace('-', '_')}_PORT"] = str(replica.port)
+        if replica.service in BUS_SERVICES:
+            env["PAYFLOW_BUS_SIGNING_KEYS"] = self.bus_signing_key
         env.update(self.extra_env)
         return env
 
