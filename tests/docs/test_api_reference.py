@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from payflow_contracts.events import TRANSFER_EVENT_TYPES
+from payflow_gateway.ids import PATH_IDS
 from payflow_gateway.main import create_app
 from payflow_gateway.payments.idempotency_keys import MAX_KEY_LENGTH
 from payflow_gateway.payments.idempotent import KEY_TTL
@@ -49,6 +50,8 @@ DYNAMIC_CODE_SITES = {
     IDEMPOTENT_PY,
     # A service's refusal passed on with the code that service sent (collected from its source).
     "apps/gateway/src/payflow_gateway/internal_http.py",
+    # A path id of the wrong shape: the 404 of its resource, from `PATH_IDS` (collected below).
+    "apps/gateway/src/payflow_gateway/ids.py",
 }
 NOT_IN_SCHEMA = {
     ("GET", "/healthz"),
@@ -117,6 +120,8 @@ def raised_problems() -> dict[str, set[int]]:
     assert "ProblemError(400, problem.code" in idempotent, "KeyProblem codes are no longer 400"
     for status, code in service_problems._CODES_BY_STATUS.items():
         found.setdefault(code, set()).add(status)
+    for _, code, _ in PATH_IDS.values():
+        found.setdefault(code, set()).add(404)
     return found
 
 

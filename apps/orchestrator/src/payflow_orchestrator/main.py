@@ -11,12 +11,16 @@ from payflow_contracts.streams import ORCHESTRATOR_GROUP
 from payflow_messaging import ConsumerConfig, StreamConsumer, StreamPublisher
 from payflow_orchestrator.api import router
 from payflow_orchestrator.coordinator import RedisLiveFeed, TransferCoordinator
+from payflow_orchestrator.domain.transfer import Transfer
 from payflow_orchestrator.fault_rules import (
     CachedFaultRuleStore,
     FaultRuleDocument,
     MongoFaultRuleStore,
 )
+from payflow_orchestrator.refund_book import MongoRefundBook
+from payflow_orchestrator.refunds import RefundDesk
 from payflow_orchestrator.repository import MongoTransferRepository, TransferDocument
+from payflow_orchestrator.reservations import ReservationKeeper, ReservationParents
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import ServiceRuntime, create_service_app
 
@@ -28,6 +32,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
         streams = settings.streams
         transfers = MongoTransferRepository(TransferDocument.get_pymongo_collection())
+        await transfers.drop_retired_indexes()
         await transfers.backfill_work_fields()
         fault_rules = CachedFaultRuleStore(
             MongoFaultRuleStore(FaultRuleDocument.get_pymongo_collection()),
@@ -52,13 +57,37 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             ),
         )
         replies.register("saga.step_reply.v1", coordinator.on_reply)
+        refund_book = MongoRefundBook(TransferDocument.get_pymongo_collection())
+        grace_ms = int(settings.reservation_grace_s * 1000)
+
+        def parents_of(child: Transfer) -> tuple[ReservationParents, str] | None:
+            if child.refund_of is not None:
+                return refund_book, child.refund_of
+            return None
+
+        keeper = ReservationKeeper(
+            transfers=transfers,
+            parents_of=parents_of,
+            all_parents=[refund_book],
+            starter=coordinator,
+            grace_ms=grace_ms,
+        )
+        coordinator.settle_terminal_with(keeper.settle_child)
         runtime.components.update(
-            coordinator=coordinator, transfers=transfers, fault_rules=fault_rules
+            coordinator=coordinator,
+            transfers=transfers,
+            fault_rules=fault_rules,
+            refund_desk=RefundDesk(transfers, refund_book, coordinator, grace_ms),
         )
         runtime.start_loop("saga-replies", replies.run(runtime.stopping))
         runtime.start_loop(
             "saga-sweeper",
             coordinator.run_sweeper(settings.sweeper_interval_s, runtime.stopping),
+            upkeep=True,
+        )
+        runtime.start_loop(
+            "reservation-keeper",
+            keeper.run(settings.sweeper_interval_s, runtime.stopping),
             upkeep=True,
         )
         yield

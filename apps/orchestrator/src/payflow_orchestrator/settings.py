@@ -20,6 +20,10 @@ class OrchestratorSettings(ServiceSettings):
     sweeper_interval_s: float = Field(default=1.0, gt=0)
     stuck_grace_s: float = Field(default=30.0, ge=0)
     """A saga is reported stuck when its step deadline passed longer ago than this."""
+    reservation_grace_s: float = Field(default=10.0, gt=0)
+    """How long a reservation (a refund's share, a link held for its payer) may wait for the
+    request that made it to start its saga before the keeper starts the saga itself; also how
+    often the keeper looks again at reservations whose saga is still running."""
 
     def timing_policy(self) -> TimingPolicy:
         return TimingPolicy(

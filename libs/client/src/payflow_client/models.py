@@ -20,7 +20,12 @@ TERMINAL_STATUSES = frozenset({"completed", "failed"})
 """A transfer in one of these public statuses never changes again."""
 
 TRANSFER_STATUSES = ("pending", "processing", "completed", "failed")
-EVENT_TYPES = ("transfer.created", "transfer.completed", "transfer.failed")
+EVENT_TYPES = (
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+    "transfer.refunded",
+)
 
 
 class Resource(BaseModel):
@@ -121,6 +126,8 @@ class Transfer(Resource):
     history: list[HistoryEntry]
     trace_id: str | None
     refund_of: str | None
+    refunded_amount: int = Field(description="The sum of this transfer's completed refunds")
+    refunds: list[str] = Field(description="Every refund started for this transfer, oldest first")
 
     @property
     def is_terminal(self) -> bool:

@@ -7,12 +7,17 @@ from typing import Any, Literal
 
 from payflow_contracts.envelope import MessagePayload
 
-TransferEventType = Literal["transfer.created", "transfer.completed", "transfer.failed"]
+TransferEventType = Literal[
+    "transfer.created", "transfer.completed", "transfer.failed", "transfer.refunded"
+]
 TRANSFER_EVENT_TYPES: tuple[TransferEventType, ...] = (
     "transfer.created",
     "transfer.completed",
     "transfer.failed",
+    "transfer.refunded",
 )
+"""`transfer.refunded` is about the transfer a refund returned (its `refunded_amount` counts the
+refund); its id derives from the refund, so each refund gets its own event."""
 
 
 def transfer_event_id(transfer_id: str, event_type: str) -> str:

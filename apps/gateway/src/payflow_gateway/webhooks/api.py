@@ -17,7 +17,9 @@ from payflow_gateway.payments.schemas import problems
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
-EventType = Literal["transfer.created", "transfer.completed", "transfer.failed", "*"]
+EventType = Literal[
+    "transfer.created", "transfer.completed", "transfer.failed", "transfer.refunded", "*"
+]
 COMPONENT_KEY = "webhooks_client"
 
 
@@ -150,7 +152,8 @@ async def retry_delivery(delivery_id: str, user: CurrentUser, client: Client) ->
 async def list_events(
     user: CurrentUser,
     client: Client,
-    type: Literal["transfer.created", "transfer.completed", "transfer.failed"] | None = None,
+    type: Literal["transfer.created", "transfer.completed", "transfer.failed", "transfer.refunded"]
+    | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:

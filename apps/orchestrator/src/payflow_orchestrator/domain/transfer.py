@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_orchestrator.domain.reservations import Reservation
 from payflow_orchestrator.domain.saga_machine import (
     FailureCode,
     SagaEvent,
@@ -30,7 +31,10 @@ from payflow_orchestrator.domain.saga_machine import (
     public_status,
 )
 
-EventKey = Literal["created", "completed", "failed"]
+EventKey = Literal["created", "completed", "failed", "refunded"]
+EVENT_KEYS: tuple[EventKey, ...] = ("created", "completed", "failed", "refunded")
+"""Domain events a saga may owe; `refunded` is owed by a refund saga that completed (the event is
+about the transfer it refunds)."""
 
 FAILURE_MESSAGES: dict[FailureCode, str] = {
     FailureCode.INSUFFICIENT_FUNDS: "The source wallet does not hold enough funds.",
@@ -128,7 +132,18 @@ class Transfer(BaseModel):
     traceparent: str | None = None
     faults: dict[str, StepFault] = Field(default_factory=dict)
     events: dict[str, str] = Field(default_factory=dict)
-    """Domain events owed by this saga: "created"/"completed"/"failed" -> "pending"|"published"."""
+    """Domain events owed by this saga: an `EVENT_KEYS` key -> "pending"|"published"."""
+    # Refunds of this transfer (written only by the refund book, never by the saga's own
+    # compare-and-set: see `domain/refunds.py` and `domain/reservations.py`).
+    refund_reserved: int = 0
+    """Completed plus in-flight refunds: never more than `amount`."""
+    refunded_amount: int = 0
+    """Completed refunds."""
+    refund_ids: list[str] = Field(default_factory=list)
+    """Every refund saga started for this transfer, oldest first."""
+    reservations: dict[str, Reservation] = Field(default_factory=dict)
+    """Refunds reserved and not yet settled, by slot."""
+    reservations_open: int = 0
 
     @property
     def awaited_step(self) -> SagaStep | None:
@@ -149,9 +164,7 @@ class Transfer(BaseModel):
         return None
 
     def pending_events(self) -> list[EventKey]:
-        return [
-            key for key in ("created", "completed", "failed") if self.events.get(key) == "pending"
-        ]
+        return [key for key in EVENT_KEYS if self.events.get(key) == "pending"]
 
     def fault_for(self, step: SagaStep) -> StepFault | None:
         return self.faults.get(step.value)
@@ -227,6 +240,8 @@ def _advance(
     events = dict(transfer.events)
     if terminal:
         events["completed" if next_state == SagaState.COMPLETED else "failed"] = "pending"
+        if next_state == SagaState.COMPLETED and transfer.kind == SagaKind.REFUND:
+            events["refunded"] = "pending"
     compensation_sends = transfer.compensation_sends + (1 if is_compensating(next_state) else 0)
     return transfer.model_copy(
         update={
@@ -362,4 +377,6 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
         ],
         "trace_id": transfer.trace_id,
         "refund_of": transfer.refund_of,
+        "refunded_amount": transfer.refunded_amount,
+        "refunds": list(transfer.refund_ids),
     }

@@ -15,7 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from payflow_webhooks.domain.moments import rfc3339
 from payflow_webhooks.domain.signatures import new_signing_secret
 
-EVENT_TYPES: tuple[str, ...] = ("transfer.created", "transfer.completed", "transfer.failed")
+EVENT_TYPES: tuple[str, ...] = (
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+    "transfer.refunded",
+)
 ALL_EVENTS = "*"
 
 
