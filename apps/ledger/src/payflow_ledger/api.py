@@ -14,6 +14,7 @@ from payflow_ledger.domain.journal import (
     TransactionKind,
     balances,
     check_journal,
+    system_balances,
     wallet_balances,
 )
 from payflow_ledger.repository import AccountStore, Journal, position_of
@@ -60,6 +61,10 @@ class EntryPage(BaseModel):
 
 class Balances(BaseModel):
     balances: dict[str, int]
+    """Every wallet account."""
+    system: dict[str, int]
+    """Every system account: `funding:<CUR>` (minus the top-ups it funded) and `fees:<CUR>`
+    (the fees it earned). With the wallets they sum to zero per currency."""
 
 
 class JournalCheckPublic(BaseModel):
@@ -119,7 +124,10 @@ async def account_entries(
 @router.get("/balances")
 async def all_balances(accounts: Accounts, journal: JournalDep, _: InternalCaller) -> Balances:
     totals = balances([t async for t in journal.transactions()])
-    return Balances(balances=wallet_balances([a async for a in accounts.all()], totals))
+    opened = [a async for a in accounts.all()]
+    return Balances(
+        balances=wallet_balances(opened, totals), system=system_balances(opened, totals)
+    )
 
 
 @router.get("/journal/check")

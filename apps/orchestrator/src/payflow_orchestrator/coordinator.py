@@ -98,6 +98,8 @@ class TransferRequest:
     refund_of: str | None = None
     transfer_id: str | None = None
     """The saga's id when chosen beforehand (a reservation names its child saga)."""
+    fee: int = 0
+    """The platform's fee out of `amount` (payment-link payments)."""
 
 
 def request_to_json(request: TransferRequest) -> dict[str, Any]:
@@ -178,6 +180,7 @@ class TransferCoordinator:
             traceparent=traceparent,
             faults=faults_for(rules, transfer_id, request.kind, request.metadata),
             refund_of=request.refund_of,
+            fee=request.fee,
         )
         try:
             await self._transfers.add(transfer)

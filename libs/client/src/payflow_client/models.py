@@ -126,6 +126,8 @@ class Transfer(Resource):
     history: list[HistoryEntry]
     trace_id: str | None
     refund_of: str | None
+    fee: int = Field(description="The platform's fee out of `amount` (payment-link payments)")
+    net_amount: int = Field(description="What the destination received: `amount - fee`")
     refunded_amount: int = Field(description="The sum of this transfer's completed refunds")
     refunds: list[str] = Field(description="Every refund started for this transfer, oldest first")
 
@@ -199,11 +201,23 @@ class BalanceMismatch(Resource):
     ledger_balance: int
 
 
+class CurrencyTotals(Resource):
+    """Money conservation in one currency: wallets + fees = funded."""
+
+    currency: str
+    wallets: int
+    fees: int
+    funded: int
+    conserved: bool
+
+
 class Reconciliation(Resource):
     ok: bool
     wallets_checked: int
     mismatches: list[BalanceMismatch]
     ledger_balanced: bool
+    money_conserved: bool
+    currencies: list[CurrencyTotals]
     stuck_transfers: int
 
 

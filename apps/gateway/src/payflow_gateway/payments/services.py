@@ -18,7 +18,10 @@ class PaymentServices(Protocol):
     async def transfer(self, transfer_id: str) -> dict[str, Any] | None: ...
     async def transfers(self, params: dict[str, Any]) -> dict[str, Any]: ...
     async def stuck_sagas(self) -> int: ...
-    async def ledger_balances(self) -> dict[str, int]: ...
+    async def ledger_balances(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(wallet accounts, system accounts: `funding:<CUR>` and `fees:<CUR>`)."""
+        ...
+
     async def journal_check(self) -> dict[str, Any]: ...
     async def add_fault(self, body: dict[str, Any]) -> dict[str, Any]: ...
     async def faults(self, owner_id: str) -> list[dict[str, Any]]: ...
@@ -89,10 +92,14 @@ class HttpPaymentServices:
         response.raise_for_status()
         return int(response.json()["stuck_transfers"])
 
-    async def ledger_balances(self) -> dict[str, int]:
+    async def ledger_balances(self) -> tuple[dict[str, int], dict[str, int]]:
         response = await call_service(self._ledger, "ledger", "GET", "/internal/balances")
         response.raise_for_status()
-        return {k: int(v) for k, v in response.json()["balances"].items()}
+        body = response.json()
+        return (
+            {k: int(v) for k, v in body["balances"].items()},
+            {k: int(v) for k, v in body.get("system", {}).items()},
+        )
 
     async def journal_check(self) -> dict[str, Any]:
         response = await call_service(self._ledger, "ledger", "GET", "/internal/journal/check")

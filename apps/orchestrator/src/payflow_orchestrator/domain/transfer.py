@@ -116,6 +116,8 @@ class Transfer(BaseModel):
     owner_ids: list[str]
     refund_of: str | None = None
     """For a refund saga: the completed transfer whose money it returns."""
+    fee: int = Field(default=0, ge=0)
+    """The platform's fee out of `amount`: the destination is credited `amount - fee`."""
     request_fingerprint: str = ""
     state: SagaState
     version: int = 0
@@ -148,6 +150,11 @@ class Transfer(BaseModel):
     @property
     def awaited_step(self) -> SagaStep | None:
         return awaited_step(self.state)
+
+    @property
+    def net_amount(self) -> int:
+        """What the destination receives: the amount less the platform's fee."""
+        return self.amount - self.fee
 
     def answers(self, fingerprint: str) -> bool:
         """True when a repeated request with this saga's key is the request that made it."""
@@ -188,7 +195,10 @@ def open_transfer(
     traceparent: str | None = None,
     faults: dict[str, StepFault] | None = None,
     refund_of: str | None = None,
+    fee: int = 0,
 ) -> Transfer:
+    if not 0 <= fee < amount:
+        raise ValueError("a fee is at least 0 and less than the amount")
     state = initial_state(kind)
     return Transfer(
         id=transfer_id,
@@ -203,6 +213,7 @@ def open_transfer(
         metadata=metadata,
         owner_ids=sorted(set(owner_ids)),
         refund_of=refund_of,
+        fee=fee,
         request_fingerprint=request_fingerprint(
             kind, source_wallet_id, destination_wallet_id, amount, currency, refund_of
         ),
@@ -361,6 +372,8 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
         "status": public_status(transfer.state).value,
         "state": transfer.state.value,
         "amount": transfer.amount,
+        "fee": transfer.fee,
+        "net_amount": transfer.net_amount,
         "currency": transfer.currency,
         "source_wallet_id": transfer.source_wallet_id,
         "destination_wallet_id": transfer.destination_wallet_id,
