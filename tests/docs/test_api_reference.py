@@ -44,6 +44,8 @@ LITERAL_PROBLEM = re.compile(
 PROBLEM_CALL = re.compile(r"(?<!class )\bProblemError\(")
 # Idempotency-Key problems are raised as `ProblemError(400, problem.code, ...)`.
 KEY_PROBLEM = re.compile(r"KeyProblem\(\s*\"([a-z_]+)\"")
+# Payment-link refusals carry their status and code: `LinkRefused(410, "payment_link_expired", ...)`.
+LINK_REFUSAL = re.compile(r"LinkRefused\(\s*(\d{3}),\s*\"([a-z_]+)\"")
 IDEMPOTENT_PY = "apps/gateway/src/payflow_gateway/payments/idempotent.py"
 DYNAMIC_CODE_SITES = {
     # The code comes from a KeyProblem (collected above, always 400).
@@ -52,6 +54,8 @@ DYNAMIC_CODE_SITES = {
     "apps/gateway/src/payflow_gateway/internal_http.py",
     # A path id of the wrong shape: the 404 of its resource, from `PATH_IDS` (collected below).
     "apps/gateway/src/payflow_gateway/ids.py",
+    # A payment-link refusal passed on with its status and code (`LINK_REFUSAL`, collected).
+    "apps/orchestrator/src/payflow_orchestrator/links_api.py",
 }
 NOT_IN_SCHEMA = {
     ("GET", "/healthz"),
@@ -109,6 +113,8 @@ def raised_problems() -> dict[str, set[int]]:
             found.setdefault(code, set()).add(int(status))
         for code in KEY_PROBLEM.findall(text):
             found.setdefault(code, set()).add(400)
+        for status, code in LINK_REFUSAL.findall(text):
+            found.setdefault(code, set()).add(int(status))
         for call in PROBLEM_CALL.finditer(text):
             if not LITERAL_PROBLEM.match(text, call.start()):
                 dynamic.add(path.relative_to(ROOT).as_posix())

@@ -12,6 +12,7 @@ from typing import Any
 from payflow_contracts import Envelope, MessagePayload
 from payflow_contracts.events import TransferEvent
 from payflow_contracts.saga import SagaCommand, SagaStep, StepOutcome, StepReply
+from payflow_orchestrator.domain.payment_links import PaymentLink
 from payflow_orchestrator.domain.saga_machine import SagaKind
 from payflow_orchestrator.domain.transfer import TimingPolicy, Transfer, open_transfer
 
@@ -89,3 +90,35 @@ class Clock:
 
 def reply(saga_id: str, step: SagaStep, outcome: StepOutcome) -> Envelope:
     return Envelope.wrap(StepReply(saga_id=saga_id, step=step, outcome=outcome), saga_id=saga_id)
+
+
+def a_link(
+    link_id: str = "pl_1",
+    *,
+    at: datetime,
+    owner: str = "usr_m",
+    key: str = "link-1",
+    amount: int | None = 1_000,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
+    single_use: bool = False,
+    expires_at: datetime | None = None,
+    currency: str = "USD",
+) -> PaymentLink:
+    return PaymentLink(
+        id=link_id,
+        owner_id=owner,
+        idempotency_key=key,
+        request_fingerprint=key,
+        wallet_id="wal_m",
+        currency=currency,
+        amount=amount,
+        min_amount=min_amount,
+        max_amount=max_amount,
+        description="a mug",
+        metadata={"sku": "mug"},
+        single_use=single_use,
+        merchant_name="Mugs Ltd",
+        expires_at=expires_at,
+        created_at=at,
+    )

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from payflow_gateway.auth.composition import auth_module
 from payflow_gateway.body_limit import BodyLimitMiddleware
 from payflow_gateway.ids import check_path_ids
+from payflow_gateway.links.composition import links_module
 from payflow_gateway.metrics_port import metrics_module, without_public_metrics
 from payflow_gateway.modules import GatewayModule, compose_modules
 from payflow_gateway.payments.composition import payments_module
@@ -36,6 +37,7 @@ def gateway_modules() -> list[GatewayModule]:
         wallets_module(),
         auth_module(),
         payments_module(),
+        links_module(),
         webhooks_module(),
         metrics_module(),
         throttling_module(),

@@ -76,6 +76,15 @@ class GatewaySettings(ServiceSettings):
     max_streams_per_user: int = Field(default=10, ge=1)
     """Transfer streams (server-sent events) one user may hold open at once."""
 
+    public_base_url: str | None = None
+    """Where browsers reach the gateway (`https://pay.example.com`): payment-link URLs and their
+    QR codes are made from it. Default: `http://127.0.0.1:<PAYFLOW_GATEWAY_PORT>`."""
+
+    def public_base(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://127.0.0.1:{self.gateway_port}"
+
     @field_validator(
         "rate_limit_auth_per_ip",
         "rate_limit_login_per_email",

@@ -178,6 +178,7 @@ async def list_transfers(
     wallet_id: str | None = None,
     created_gte: AwareDatetime | None = None,
     created_lte: AwareDatetime | None = None,
+    payment_link_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -187,6 +188,7 @@ async def list_transfers(
         wallet_id=wallet_id,
         created_gte=created_gte,
         created_lte=created_lte,
+        payment_link_id=payment_link_id,
     )
     try:
         items, next_cursor = await transfers.page(query, limit, cursor)

@@ -64,6 +64,7 @@ EVENT_TYPES: dict[EventKey, str] = {
     "completed": "transfer.completed",
     "failed": "transfer.failed",
     "refunded": "transfer.refunded",
+    "link_paid": "payment_link.paid",
 }
 
 
@@ -100,6 +101,7 @@ class TransferRequest:
     """The saga's id when chosen beforehand (a reservation names its child saga)."""
     fee: int = 0
     """The platform's fee out of `amount` (payment-link payments)."""
+    payment_link_id: str | None = None
 
 
 def request_to_json(request: TransferRequest) -> dict[str, Any]:
@@ -181,6 +183,7 @@ class TransferCoordinator:
             faults=faults_for(rules, transfer_id, request.kind, request.metadata),
             refund_of=request.refund_of,
             fee=request.fee,
+            payment_link_id=request.payment_link_id,
         )
         try:
             await self._transfers.add(transfer)

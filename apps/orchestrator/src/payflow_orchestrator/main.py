@@ -17,6 +17,9 @@ from payflow_orchestrator.fault_rules import (
     FaultRuleDocument,
     MongoFaultRuleStore,
 )
+from payflow_orchestrator.links_api import router as links_router
+from payflow_orchestrator.payment_link_store import MongoPaymentLinkStore, PaymentLinkDocument
+from payflow_orchestrator.payment_links import PaymentLinks
 from payflow_orchestrator.refund_book import MongoRefundBook
 from payflow_orchestrator.refunds import RefundDesk
 from payflow_orchestrator.repository import MongoTransferRepository, TransferDocument
@@ -58,17 +61,20 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         )
         replies.register("saga.step_reply.v1", coordinator.on_reply)
         refund_book = MongoRefundBook(TransferDocument.get_pymongo_collection())
+        link_store = MongoPaymentLinkStore(PaymentLinkDocument.get_pymongo_collection())
         grace_ms = int(settings.reservation_grace_s * 1000)
 
         def parents_of(child: Transfer) -> tuple[ReservationParents, str] | None:
             if child.refund_of is not None:
                 return refund_book, child.refund_of
+            if child.payment_link_id is not None:
+                return link_store, child.payment_link_id
             return None
 
         keeper = ReservationKeeper(
             transfers=transfers,
             parents_of=parents_of,
-            all_parents=[refund_book],
+            all_parents=[refund_book, link_store],
             starter=coordinator,
             grace_ms=grace_ms,
         )
@@ -78,6 +84,14 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             transfers=transfers,
             fault_rules=fault_rules,
             refund_desk=RefundDesk(transfers, refund_book, coordinator, grace_ms),
+            payment_links=PaymentLinks(
+                link_store,
+                transfers,
+                coordinator,
+                settings.fees(),
+                settings.max_transfer_amount,
+                grace_ms,
+            ),
         )
         runtime.start_loop("saga-replies", replies.run(runtime.stopping))
         runtime.start_loop(
@@ -95,7 +109,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     return create_service_app(
         service="orchestrator",
         settings=settings,
-        document_models=[TransferDocument, FaultRuleDocument],
-        routers=[router],
+        document_models=[TransferDocument, FaultRuleDocument, PaymentLinkDocument],
+        routers=[router, links_router],
         compose=compose,
     )

@@ -39,6 +39,7 @@ class TransferQuery:
     wallet_id: str | None = None
     created_gte: datetime | None = None
     created_lte: datetime | None = None
+    payment_link_id: str | None = None
 
 
 class TransferRepository(Protocol):
@@ -109,6 +110,11 @@ class TransferDocument(Document):
             IndexModel([("owes_events_since_ms", ASCENDING)], name="by_owed_events"),
             IndexModel([("position", DESCENDING)], name="by_position"),
             IndexModel([("reservations_due_ms", ASCENDING)], name="by_reservations_due"),
+            IndexModel(
+                [("payment_link_id", ASCENDING), ("position", DESCENDING)],
+                partialFilterExpression={"payment_link_id": {"$type": "string"}},
+                name="by_payment_link",
+            ),
         ]
 
 
@@ -261,6 +267,8 @@ class MongoTransferRepository:
                     ]
                 }
             )
+        if query.payment_link_id:
+            clauses.append({"payment_link_id": query.payment_link_id})
         if query.created_gte:
             clauses.append({"position": {"$gte": list_position(query.created_gte)}})
         if query.created_lte:
@@ -394,6 +402,7 @@ class InMemoryTransferRepository:
                     not query.wallet_id
                     or query.wallet_id in (t.source_wallet_id, t.destination_wallet_id)
                 )
+                and (not query.payment_link_id or t.payment_link_id == query.payment_link_id)
                 and (
                     not query.created_gte
                     or list_position(t.created_at, t.id) >= list_position(query.created_gte)

@@ -25,6 +25,7 @@ EVENT_TYPES = (
     "transfer.completed",
     "transfer.failed",
     "transfer.refunded",
+    "payment_link.paid",
 )
 
 
@@ -126,6 +127,7 @@ class Transfer(Resource):
     history: list[HistoryEntry]
     trace_id: str | None
     refund_of: str | None
+    payment_link_id: str | None = Field(description="For a payment of a payment link: the link")
     fee: int = Field(description="The platform's fee out of `amount` (payment-link payments)")
     net_amount: int = Field(description="What the destination received: `amount - fee`")
     refunded_amount: int = Field(description="The sum of this transfer's completed refunds")

@@ -281,6 +281,7 @@ async def list_transfers(
     wallet_id: str | None = None,
     created_gte: AwareDatetime | None = None,
     created_lte: AwareDatetime | None = None,
+    payment_link_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -288,6 +289,7 @@ async def list_transfers(
     for name, value in (
         ("status", status),
         ("wallet_id", wallet_id),
+        ("payment_link_id", payment_link_id),
         ("created_gte", created_gte.isoformat() if created_gte else None),
         ("created_lte", created_lte.isoformat() if created_lte else None),
         ("cursor", cursor),

@@ -31,10 +31,10 @@ from payflow_orchestrator.domain.saga_machine import (
     public_status,
 )
 
-EventKey = Literal["created", "completed", "failed", "refunded"]
-EVENT_KEYS: tuple[EventKey, ...] = ("created", "completed", "failed", "refunded")
+EventKey = Literal["created", "completed", "failed", "refunded", "link_paid"]
+EVENT_KEYS: tuple[EventKey, ...] = ("created", "completed", "failed", "refunded", "link_paid")
 """Domain events a saga may owe; `refunded` is owed by a refund saga that completed (the event is
-about the transfer it refunds)."""
+about the transfer it refunds), `link_paid` by a completed payment of a payment link."""
 
 FAILURE_MESSAGES: dict[FailureCode, str] = {
     FailureCode.INSUFFICIENT_FUNDS: "The source wallet does not hold enough funds.",
@@ -118,6 +118,8 @@ class Transfer(BaseModel):
     """For a refund saga: the completed transfer whose money it returns."""
     fee: int = Field(default=0, ge=0)
     """The platform's fee out of `amount`: the destination is credited `amount - fee`."""
+    payment_link_id: str | None = None
+    """For a payment of a payment link: the link."""
     request_fingerprint: str = ""
     state: SagaState
     version: int = 0
@@ -196,6 +198,7 @@ def open_transfer(
     faults: dict[str, StepFault] | None = None,
     refund_of: str | None = None,
     fee: int = 0,
+    payment_link_id: str | None = None,
 ) -> Transfer:
     if not 0 <= fee < amount:
         raise ValueError("a fee is at least 0 and less than the amount")
@@ -214,6 +217,7 @@ def open_transfer(
         owner_ids=sorted(set(owner_ids)),
         refund_of=refund_of,
         fee=fee,
+        payment_link_id=payment_link_id,
         request_fingerprint=request_fingerprint(
             kind, source_wallet_id, destination_wallet_id, amount, currency, refund_of
         ),
@@ -253,6 +257,8 @@ def _advance(
         events["completed" if next_state == SagaState.COMPLETED else "failed"] = "pending"
         if next_state == SagaState.COMPLETED and transfer.kind == SagaKind.REFUND:
             events["refunded"] = "pending"
+        if next_state == SagaState.COMPLETED and transfer.payment_link_id is not None:
+            events["link_paid"] = "pending"
     compensation_sends = transfer.compensation_sends + (1 if is_compensating(next_state) else 0)
     return transfer.model_copy(
         update={
@@ -390,6 +396,7 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
         ],
         "trace_id": transfer.trace_id,
         "refund_of": transfer.refund_of,
+        "payment_link_id": transfer.payment_link_id,
         "refunded_amount": transfer.refunded_amount,
         "refunds": list(transfer.refund_ids),
     }

@@ -20,6 +20,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "transfer.completed",
     "transfer.failed",
     "transfer.refunded",
+    "payment_link.paid",
 )
 ALL_EVENTS = "*"
 
