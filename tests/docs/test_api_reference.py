@@ -58,6 +58,9 @@ DYNAMIC_CODE_SITES = {
     "apps/orchestrator/src/payflow_orchestrator/links_api.py",
 }
 NOT_IN_SCHEMA = {
+    # The payment link's hosted page, its script, style and QR codes: not JSON API routes.
+    ("GET", "/pay/{link_id}/qr.png"),
+    ("GET", "/pay/{link_id}/qr.svg"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -94,9 +97,14 @@ def schema_routes(openapi: dict[str, Any]) -> set[tuple[str, str]]:
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     """The routes the app itself declares (health, metrics, docs: left out of the OpenAPI
     document); the routers' routes are the document's."""
+    routes: list[Any] = []
+    for route in app.routes:
+        # FastAPI keeps an included router as one entry; its routes are its route contexts.
+        contexts = getattr(route, "effective_route_contexts", None)
+        routes += list(contexts()) if callable(contexts) else [route]
     return {
         (method, path)
-        for route in app.routes
+        for route in routes
         if isinstance(path := getattr(route, "path", None), str)
         for method in getattr(route, "methods", None) or ()
         if method in METHODS

@@ -329,3 +329,25 @@ async def test_a_completed_payment_is_announced_as_payment_link_paid(customers: 
     assert event["data"]["payment_link_id"] == link["id"]
     assert event["data"]["net_amount"] == 400 - usd_fee(400)
     assert json.loads(request.body)["id"] == event["id"]
+
+
+async def test_the_links_qr_codes_are_served_and_the_png_decodes_to_its_url(
+    customers: Any, gateway_url: str
+) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    merchant = await customers("merchant")
+    link = await a_link(merchant, amount=250)
+    async with httpx.AsyncClient(timeout=30) as anonymous:  # no sign-in: the URL is enough
+        png = await anonymous.get(link["qr"]["png_url"])
+        svg = await anonymous.get(link["qr"]["svg_url"])
+        missing = await anonymous.get(f"{gateway_url}/pay/pl_0123456789abcdef/qr.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    decoded = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))]
+    assert decoded == [link["url"]]
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.startswith("<svg") and "Pay merchant" in svg.text
+    assert (missing.status_code, missing.json()["code"]) == (404, "payment_link_not_found")

@@ -30,6 +30,8 @@ _MONEY_PATH = re.compile(
 
 def classify(method: str, path: str) -> RequestClass | None:
     """The budget a request draws on; None for what is not rate limited (health, metrics, docs)."""
+    if path.startswith("/pay/"):
+        return RequestClass.READS  # the public pay pages: per client address
     if not path.startswith("/v1/"):
         return None
     if method == "POST" and path in AUTH_PATHS:

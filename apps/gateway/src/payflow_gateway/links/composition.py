@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from payflow_gateway.links.api import COMPONENT_KEY, router
+from payflow_gateway.links.pages import router as pages_router
 from payflow_gateway.links.service import HttpPaymentLinkService
 from payflow_gateway.modules import GatewayModule
 from payflow_service import ServiceRuntime
@@ -22,4 +23,4 @@ async def compose_links(runtime: ServiceRuntime) -> AsyncIterator[None]:
 
 
 def links_module() -> GatewayModule:
-    return GatewayModule(routers=[router], compose=compose_links)
+    return GatewayModule(routers=[router, pages_router], compose=compose_links)
