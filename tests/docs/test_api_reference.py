@@ -59,6 +59,10 @@ DYNAMIC_CODE_SITES = {
 }
 NOT_IN_SCHEMA = {
     # The payment link's hosted page, its script, style and QR codes: not JSON API routes.
+    ("GET", "/pay/{link_id}"),
+    ("GET", "/pay/assets/pay.js"),
+    ("GET", "/pay/assets/pay.css"),
+    ("GET", "/pay/assets/icon.svg"),
     ("GET", "/pay/{link_id}/qr.png"),
     ("GET", "/pay/{link_id}/qr.svg"),
     ("GET", "/healthz"),
