@@ -18,6 +18,7 @@ from payflow_gateway.payments.composition import payments_module
 from payflow_gateway.problems import document_problems
 from payflow_gateway.security_headers import SecurityHeadersMiddleware
 from payflow_gateway.settings import GatewaySettings
+from payflow_gateway.statements.composition import statements_module
 from payflow_gateway.throttling.composition import throttling_module
 from payflow_gateway.throttling.middleware import RateLimitMiddleware
 from payflow_gateway.wallets.composition import wallets_module
@@ -36,6 +37,7 @@ def gateway_modules() -> list[GatewayModule]:
     return [
         wallets_module(),
         auth_module(),
+        statements_module(),  # before payments: /v1/transfers/export.csv before /{transfer_id}
         payments_module(),
         links_module(),
         webhooks_module(),
