@@ -41,6 +41,9 @@ test: install
 test-unit: install
 	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
+test-integration: install
+	$(RUN) pytest -m integration $(PYTEST_ARGS)
+
 test-e2e: install
 	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
 

@@ -267,3 +267,40 @@ async def test_datetimes_compare_to_the_millisecond(mongo_db: Any, now: datetime
     assert await records.count_documents({"at": {"$lt": base + timedelta(milliseconds=5)}}) == 0
     assert await records.count_documents({"at": base + timedelta(milliseconds=5)}) == 1
     assert await records.count_documents({"at": base}) == 0
+
+
+async def test_an_indexed_null_is_outside_every_range_and_a_guarded_update_many_applies(
+    mongo_db: Any,
+) -> None:
+    # The work fields (due_at_ms, owes_events_since_ms) hold a number while there is work and
+    # null after; the background queries rely on null matching no range.
+    collection = mongo_db["work"]
+    await collection.create_index([("due_at_ms", ASCENDING)])
+    await collection.insert_many(
+        [{"_id": "due", "due_at_ms": 5}, {"_id": "later", "due_at_ms": 50}, {"_id": "done"}]
+    )
+    await collection.update_one({"_id": "done"}, {"$set": {"due_at_ms": None}})
+    assert [d["_id"] async for d in collection.find({"due_at_ms": {"$lte": 10}})] == ["due"]
+    assert {d["_id"] async for d in collection.find({"due_at_ms": {"$gte": 0}})} == {
+        "due",
+        "later",
+    }
+    cleared = await collection.update_many(
+        {"_id": {"$in": ["due", "later", "done"]}, "due_at_ms": {"$lte": 10}},
+        {"$set": {"due_at_ms": None}},
+    )
+    assert cleared.matched_count == 1
+    assert [d["_id"] async for d in collection.find({"due_at_ms": {"$gte": 0}})] == ["later"]
+
+
+async def test_gap_ne_on_a_missing_field_does_not_match_in_an_update_filter(
+    mongo_db: Any, stores: Any
+) -> None:
+    # MongoDB matches {"a": {"$ne": x}} where `a` is missing, in finds and updates alike;
+    # nx-27017 does in finds only. No update filter of PayFlow uses $ne for that reason.
+    collection = mongo_db["ne_gap"]
+    await collection.insert_one({"_id": 1})
+    found = [d["_id"] async for d in collection.find({"a": {"$ne": "x"}})]
+    updated = await collection.update_many({"a": {"$ne": "x"}}, {"$set": {"b": 1}})
+    assert found == [1]
+    assert updated.matched_count == (0 if stores.mongo_is_embedded else 1)

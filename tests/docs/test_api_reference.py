@@ -52,7 +52,7 @@ DYNAMIC_CODE_SITES = {
     IDEMPOTENT_PY,
     # A service's refusal passed on with the code that service sent (collected from its source).
     "apps/gateway/src/payflow_gateway/internal_http.py",
-    # A path id of the wrong shape: the 404 of its resource, from `PATH_IDS` (collected below).
+    # An id of the wrong shape answers its resource's 404 (collected from PATH_IDS).
     "apps/gateway/src/payflow_gateway/ids.py",
     # A payment-link refusal passed on with its status and code (`LINK_REFUSAL`, collected).
     "apps/orchestrator/src/payflow_orchestrator/links_api.py",
@@ -138,7 +138,7 @@ def raised_problems() -> dict[str, set[int]]:
     assert "ProblemError(400, problem.code" in idempotent, "KeyProblem codes are no longer 400"
     for status, code in service_problems._CODES_BY_STATUS.items():
         found.setdefault(code, set()).add(status)
-    for _, code, _ in PATH_IDS.values():
+    for _prefix, code, _detail in PATH_IDS.values():
         found.setdefault(code, set()).add(404)
     return found
 

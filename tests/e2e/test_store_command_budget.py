@@ -2,8 +2,9 @@
 
 Every service counts the commands it sends to its document store
 (`payflow_store_commands_total{service, command, origin}`). On a stack of its own, after a
-warm-up, a run of transfers between the same two wallets must cost exactly the budget below per
-transfer: a change that adds a read on the hot path fails here, whatever the machine's speed.
+warm-up, a run of transfers between the same two wallets must cost the budget below per transfer
+(give or take NOISE commands a run): a change that adds a read on the hot path fails here,
+whatever the machine's speed.
 Upkeep (sweepers, pruners, gauges, batched event flags) is counted apart: it costs commands per
 second of time, not per payment.
 """
@@ -11,6 +12,7 @@ second of time, not per payment.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -26,7 +28,11 @@ from payflow_testing.stores import StoreEndpoints
 
 pytestmark = pytest.mark.e2e
 
-TRANSFERS = 12
+TRANSFERS = 20
+NOISE = 2
+"""Commands a whole run may spend beyond the budget: recovery that a loaded machine can trigger
+on the path (a stream message delivered twice, an event republished) costs a command or two per
+run; a regression costs at least one per transfer, TRANSFERS in all."""
 
 # Per happy transfer, no webhook endpoint subscribed. See docs/performance.md for what each is.
 BUDGET = {
@@ -49,7 +55,14 @@ def quiet_stack(
     # Its own stack: nothing left over from other tests adds work while this one counts.
     # Default timings: the shortened ones of the other suites (1.5 s step deadline, 2 s claim
     # idle) would let a loaded machine re-send or re-deliver, which is recovery, not the path.
-    env = {"PAYFLOW_BCRYPT_ROUNDS": E2E_ENV["PAYFLOW_BCRYPT_ROUNDS"]}
+    # Costs paid per second of time, not per payment, are set aside the same way: the wallet's
+    # mark pruner (each prune makes the next operation on that wallet read it again) and the
+    # maximum age of remembered users, endpoints and fault rules (one reload per item per age).
+    env = {
+        "PAYFLOW_BCRYPT_ROUNDS": E2E_ENV["PAYFLOW_BCRYPT_ROUNDS"],
+        "PAYFLOW_MARK_PRUNE_INTERVAL_S": "3600",
+        "PAYFLOW_REMEMBERED_MAX_AGE_S": "3600",
+    }
     with ServiceStack(
         mongo_url=stores.mongo_url,
         redis_url=stores.redis_url,
@@ -116,9 +129,7 @@ async def test_a_happy_transfer_costs_its_store_command_budget_and_no_more(
                 assert answer.status_code == 200, answer.text
                 assert answer.json()["status"] == "completed", answer.text
             after = await settle(client, quiet_stack, events=2 * (1 + 3 + TRANSFERS))
-        spent = {
-            n: (work_commands(after[n]) - work_commands(before[n])) / TRANSFERS for n in BUDGET
-        }
+        spent = {n: work_commands(after[n]) - work_commands(before[n]) for n in BUDGET}
         detail = {
             n: {
                 c: v - work_by_command(before[n]).get(c, 0)
@@ -127,8 +138,11 @@ async def test_a_happy_transfer_costs_its_store_command_budget_and_no_more(
             }
             for n in BUDGET
         }
-        assert spent == BUDGET, detail
-        assert sum(spent.values()) == sum(BUDGET.values())
+        over = {n: spent[n] - BUDGET[n] * TRANSFERS for n in BUDGET}
+        assert all(0 <= extra <= NOISE for extra in over.values()), json.dumps(
+            {"extra commands per run": over, "per command": detail}
+        )
+        assert sum(BUDGET.values()) == 13
     finally:
         await payer.client.aclose()
         await payee.client.aclose()

@@ -133,6 +133,31 @@ async def test_a_debit_that_never_answers_is_abandoned_with_step_timeout_and_not
     await alice.client.delete(f"/v1/sandbox/faults/{fault.json()['id']}")
 
 
+async def test_a_get_with_prefer_wait_answers_once_the_transfer_is_terminal(
+    customers: Any,
+) -> None:
+    alice, bob = await customers("alice"), await customers("bob")
+    await alice.top_up(2_000)
+    # The debit is never answered: the saga needs several step deadlines to give up.
+    fault = await alice.client.post("/v1/sandbox/faults", json={"step": "debit", "mode": "timeout"})
+    assert fault.status_code == 201
+    started = await alice.transfer(bob.wallet_id, 500, wait=False)
+    assert started.status_code == 202
+    assert started.json()["status"] not in ("completed", "failed")
+    final = None
+    for _ in range(6):  # each call waits up to 10 s: one or two calls at most
+        answer = await alice.client.get(
+            f"/v1/transfers/{started.json()['id']}", headers={"Prefer": "wait=10"}
+        )
+        assert answer.status_code == 200, answer.text
+        final = answer.json()
+        if final["status"] in ("completed", "failed"):
+            break
+    assert final is not None and final["status"] == "failed", final
+    assert final["failure_code"] == "step_timeout"
+    await alice.client.delete(f"/v1/sandbox/faults/{fault.json()['id']}")
+
+
 async def test_an_idempotent_replay_returns_the_first_answer(customers: Any) -> None:
     alice, bob = await customers("alice"), await customers("bob")
     await alice.top_up(1_000)

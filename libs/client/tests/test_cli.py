@@ -155,7 +155,7 @@ def test_refund_and_the_operator_commands(cli: Cli, people: People, base_url: st
     out = cli("refund", alice.wallet_id, code=1)
     assert "404 transfer_not_found" in out and "request id" in out
     cli("admin", "reconcile", code=1)  # bob is no administrator: 403
-    assert "no administrator lookup" in cli("admin", "transfer", "tr_someone_elses", code=1)
+    assert "not visible to this account" in cli("admin", "transfer", "tr_someone_elses", code=1)
     cli("logout")
     assert not (cli.config_dir / "credentials.json").exists()
     assert "Not logged in" in cli("wallets", code=1)
@@ -171,6 +171,9 @@ def test_refund_and_the_operator_commands(cli: Cli, people: People, base_url: st
         time.sleep(0.5)
     assert report is not None and report["ok"] is True
     assert "Reconciliation: OK" in cli("admin", "reconcile")
+    # The administrator is party to neither transfer, and sees both.
+    out = cli("admin", "transfer", paid.id)
+    assert paid.id in out and "COMPLETED" in out
 
 
 def test_renewed_tokens_are_saved_and_errors_have_exit_codes(

@@ -111,3 +111,23 @@ async def test_a_replayed_answer_keeps_its_body_exactly(
     assert isinstance(claim, Claimed)
     await store.complete("r1", claim.token, 200, body)
     assert await store.claim("r1", "fp", now, LOCK, TTL) == Replay(200, body)
+
+
+async def test_a_redis_that_cannot_answer_claims_nothing_and_says_so_with_a_503(
+    now: datetime,
+) -> None:
+    from redis.asyncio import Redis
+
+    from payflow_devstack.stores import free_port
+    from payflow_service import ProblemError
+
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    store = RedisIdempotencyStore(dead, "test")
+    try:
+        with pytest.raises(ProblemError) as refused:
+            await store.claim("r1", "fp", now, LOCK, TTL)
+        assert (refused.value.status, refused.value.code) == (503, "service_unavailable")
+        await store.complete("r1", "token", 202, {"id": "tr_1"})  # logged, not raised
+        await store.release("r1", "token")
+    finally:
+        await dead.aclose()

@@ -18,7 +18,7 @@ from payflow_gateway.domain.statements import (
 )
 from payflow_gateway.domain.wallets import LedgerEntry
 from payflow_gateway.statements.api import statement_chunks, transfer_chunks
-from payflow_gateway.wallets.ledger import InMemoryLedgerReader, StatementPage
+from payflow_gateway.wallets.ledger import StatementPage
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # pure functions and twins: no clock involved
 
@@ -90,20 +90,47 @@ def test_a_transfer_row_has_every_column_of_the_header() -> None:
     assert dict(zip(TRANSFER_HEADER, row, strict=True))["description"] == "'=cmd"
 
 
-class CountingLedger(InMemoryLedgerReader):
-    """The twin, counting the pages the stream asks for."""
+class PagedLedger:
+    """A test double of `LedgerReader.statement_page` (the real one pages the ledger's journal:
+    `apps/ledger/tests/integration/test_statements.py`), counting the pages asked for."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self.entries: list[LedgerEntry] = []
         self.pages_read = 0
 
-    async def statement_page(self, *args: Any, **kwargs: Any) -> StatementPage:
+    def post(self, wallet_id: str, entry: LedgerEntry) -> None:
+        self.entries.append(entry)
+
+    async def statement_page(
+        self,
+        wallet_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        cursor: str | None,
+        limit: int,
+    ) -> StatementPage:
         self.pages_read += 1
-        return await super().statement_page(*args, **kwargs)
+
+        def signed(entry: LedgerEntry) -> int:
+            return entry.amount if entry.direction == "credit" else -entry.amount
+
+        window = [
+            e
+            for e in self.entries
+            if (start is None or e.created_at >= start) and (end is None or e.created_at < end)
+        ]
+        offset = int(cursor) if cursor else 0
+        opening = None
+        if cursor is None:
+            opening = sum(signed(e) for e in self.entries if start and e.created_at < start)
+        more = offset + limit < len(window)
+        return StatementPage(
+            opening, window[offset : offset + limit], str(offset + limit) if more else None
+        )
 
 
 async def test_fifty_thousand_rows_stream_page_by_page_and_the_first_bytes_leave_first() -> None:
-    ledger = CountingLedger()
+    ledger = PagedLedger()
     for i in range(50_000):
         ledger.post("wal_s", entry(i, "credit" if i % 2 == 0 else "debit", 3 if i % 2 == 0 else 1))
     chunks = statement_chunks(ledger, "wal_s", None, None, page_size=500)
@@ -125,7 +152,7 @@ async def test_fifty_thousand_rows_stream_page_by_page_and_the_first_bytes_leave
 
 
 async def test_a_window_opens_with_the_balance_before_it() -> None:
-    ledger = InMemoryLedgerReader()
+    ledger = PagedLedger()
     for i in range(10):
         ledger.post("wal_s", entry(i, "credit", 10))
     chunks = [

@@ -113,7 +113,10 @@ def request_from_json(data: Mapping[str, Any]) -> TransferRequest:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # To the millisecond, as the store keeps it: a view built from the saga in memory (a live
+    # notice, a Prefer: wait answer) equals the one read back later (GET).
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class TransferCoordinator:
@@ -148,6 +151,8 @@ class TransferCoordinator:
         # one batched write per sweeper tick. A crash loses only flags, so the sweeper publishes
         # those events again, under the same event id, which consumers treat as a repeat.
         self._unflushed: dict[str, set[EventKey]] = {}
+        self._flushing: dict[str, set[EventKey]] = {}
+        """Flags taken by a flush whose write has not returned yet: still known published."""
         # Settles the reservation a child saga (a refund, a link payment) was started under, once
         # the saga is terminal; the reservation keeper sweeps whatever a crash leaves unsettled.
         self._settle: Callable[[Transfer], Awaitable[bool]] | None = None
@@ -200,7 +205,7 @@ class TransferCoordinator:
         # Remembered and its `created` event out before the first command: the first reply
         # can then find it in memory, and never owes that event a second time.
         self._remember(transfer)
-        await self._publish_events(transfer)
+        self._remember(await self._publish_events(transfer))  # the same version, flags marked
         await self._send(transfer, step)
         await self._announce(transfer)
         return transfer, True
@@ -299,6 +304,8 @@ class TransferCoordinator:
         known = self._recent.get(transfer.id)
         if known is not None and known.version > transfer.version:
             return  # a reply overtook the caller: keep the newer copy
+        if known is not None and known.version == transfer.version:
+            transfer = self._with_known_flags(transfer)
         self._recent[transfer.id] = transfer
         self._recent.move_to_end(transfer.id)
         if len(self._recent) > self._recent_capacity:
@@ -365,8 +372,9 @@ class TransferCoordinator:
 
     def _with_known_flags(self, transfer: Transfer) -> Transfer:
         """The stored saga with the flags this process published but has not written yet."""
-        for key in self._unflushed.get(transfer.id, ()):
-            transfer = mark_event_published(transfer, key)
+        for known in (self._unflushed, self._flushing):
+            for key in known.get(transfer.id, ()):
+                transfer = mark_event_published(transfer, key)
         return transfer
 
     async def flush_event_flags(self) -> None:
@@ -375,12 +383,15 @@ class TransferCoordinator:
         flags = [(tid, key) for tid, keys in unflushed.items() for key in sorted(keys)]
         if not flags:
             return
+        self._flushing = unflushed
         try:
             await self._transfers.mark_events_published(flags)
         except Exception:
             for tid, keys in unflushed.items():
                 self._unflushed.setdefault(tid, set()).update(keys)
             raise
+        finally:
+            self._flushing = {}
 
     async def _announce(self, transfer: Transfer) -> None:
         try:

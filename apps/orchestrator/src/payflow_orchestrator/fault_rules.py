@@ -63,9 +63,13 @@ class CachedFaultRuleStore:
     """Answers `for_owner` from memory while no replica has changed any rule (see
     `payflow_service.generations`): one Redis command per transfer instead of a store query."""
 
-    def __init__(self, inner: FaultRuleStore, redis: Any, generation_key: str) -> None:
+    def __init__(
+        self, inner: FaultRuleStore, redis: Any, generation_key: str, max_age_s: float = 30.0
+    ) -> None:
         self._inner = inner
-        self._memo: GenerationMemo[str, list[FaultRule]] = GenerationMemo(redis, generation_key)
+        self._memo: GenerationMemo[str, list[FaultRule]] = GenerationMemo(
+            redis, generation_key, max_age_s=max_age_s
+        )
 
     async def add(self, rule: FaultRule) -> None:
         await self._inner.add(rule)

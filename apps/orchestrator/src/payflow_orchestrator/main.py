@@ -41,6 +41,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             MongoFaultRuleStore(FaultRuleDocument.get_pymongo_collection()),
             runtime.redis,
             streams.key("fault-rules-generation"),
+            max_age_s=settings.remembered_max_age_s,
         )
         coordinator = TransferCoordinator(
             transfers=transfers,

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from payflow_contracts import paging
 from payflow_contracts.paging import PagePosition
 from payflow_orchestrator.domain.saga_machine import SagaState, is_terminal
-from payflow_orchestrator.domain.transfer import EVENT_KEYS, EventKey, Transfer
+from payflow_orchestrator.domain.transfer import EventKey, Transfer
 
 ACTIVE_STATES = [s.value for s in SagaState if not is_terminal(s)]
 
@@ -150,10 +150,6 @@ def _to_document(transfer: Transfer) -> dict[str, Any]:
     return data
 
 
-# A flag may be cleared only where no event is still owed.
-_NOTHING_OWED = {f"events.{key}": {"$ne": "pending"} for key in EVENT_KEYS}
-
-
 def _from_document(data: dict[str, Any]) -> Transfer:
     data = dict(data)
     data["id"] = data.pop("_id")
@@ -222,10 +218,8 @@ class MongoTransferRepository:
             await self._collection.update_many(
                 {"_id": {"$in": ids}}, {"$set": {f"events.{event_key}": "published"}}
             )
-        await self._collection.update_many(
-            {"_id": {"$in": sorted({tid for tid, _ in flags})}, **_NOTHING_OWED},
-            {"$set": {"owes_events_since_ms": None}},
-        )
+        # `owes_events_since_ms` stays: `with_pending_events` clears it once the saga, read
+        # whole, owes nothing (this write cannot know about flags it does not set).
 
     async def due(self, now: datetime, limit: int) -> list[Transfer]:
         cursor = (
@@ -243,9 +237,14 @@ class MongoTransferRepository:
         )
         found = [_from_document(d) async for d in cursor]
         settled = [t.id for t in found if not t.pending_events()]
-        if settled:  # a marker left behind by a writer that could not clear it: clear it now
+        if settled:
+            # Read whole, these owe nothing: clear their marker, unless a transition since the
+            # read set it again (to its own, later time).
             await self._collection.update_many(
-                {"_id": {"$in": settled}, **_NOTHING_OWED},
+                {
+                    "_id": {"$in": settled},
+                    "owes_events_since_ms": {"$lte": millis(updated_before)},
+                },
                 {"$set": {"owes_events_since_ms": None}},
             )
         return [t for t in found if t.pending_events()]

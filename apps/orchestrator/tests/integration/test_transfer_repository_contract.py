@@ -96,6 +96,31 @@ async def test_a_published_event_flag_survives_a_later_compare_and_set(
     ]
 
 
+async def test_a_saga_owing_an_event_is_found_until_its_flag_is_published_and_never_after(
+    repository: TransferRepository, now: datetime
+) -> None:
+    owing = a_transfer("tr_owing", key="k1", at=now)
+    settled = a_transfer("tr_settled", key="k2", at=now)
+    await repository.add(owing)
+    await repository.add(settled)
+    await repository.mark_events_published([(settled.id, "created")])
+    later = now + timedelta(minutes=1)
+    assert [t.id for t in await repository.with_pending_events(later, 10)] == ["tr_owing"]
+    await repository.mark_events_published([(owing.id, "created")])
+    assert await repository.with_pending_events(later, 10) == []
+    assert await repository.with_pending_events(later, 10) == []  # markers were cleared
+    # Owing again after a transition (a terminal event): found again.
+    finished, _ = apply_reply(
+        owing, SagaStep.DEBIT_SOURCE, StepOutcome.INSUFFICIENT_FUNDS, later, POLICY
+    )
+    stored = await repository.get(owing.id)
+    assert stored is not None
+    assert await repository.compare_and_set(finished, stored.version, ["failed"])
+    found = await repository.with_pending_events(later + timedelta(minutes=1), 10)
+    assert [t.id for t in found] == ["tr_owing"]
+    assert found[0].pending_events() == ["failed"]
+
+
 async def test_due_lists_only_active_sagas_past_their_deadline(
     repository: TransferRepository, now: datetime
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -344,3 +345,24 @@ async def test_a_known_key_with_a_different_request_is_refused_not_answered(worl
     with pytest.raises(IdempotencyKeyReused):
         await coordinator.start(top_up)
     assert publisher.commands() == [SagaStep.DEBIT_SOURCE]
+
+
+async def test_a_reply_during_a_flag_flush_never_publishes_an_event_again(world: Any) -> None:
+    coordinator, publisher, _, repo, _ = world
+    transfer, _ = await coordinator.start(request())
+    writing, release = asyncio.Event(), asyncio.Event()
+    real_mark = repo.mark_events_published
+
+    async def slow_mark(flags: Any) -> None:
+        writing.set()
+        await release.wait()  # the flush's write is on its way to the store
+        await real_mark(flags)
+
+    repo.mark_events_published = slow_mark
+    coordinator._recent.clear()  # the reply must read the store, where `created` is pending
+    flush = asyncio.create_task(coordinator.flush_event_flags())
+    await writing.wait()
+    await coordinator.on_reply(reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.DEBITED))
+    release.set()
+    await flush
+    assert publisher.events() == ["transfer.created"]

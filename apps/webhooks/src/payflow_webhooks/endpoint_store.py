@@ -236,9 +236,13 @@ class CachedEndpointStore:
     cost one Redis command instead of a store query. Every write goes to the store, then bumps
     the generation, in the service and in the worker alike."""
 
-    def __init__(self, inner: EndpointStore, redis: Any, generation_key: str) -> None:
+    def __init__(
+        self, inner: EndpointStore, redis: Any, generation_key: str, max_age_s: float = 30.0
+    ) -> None:
         self._inner = inner
-        self._memo: GenerationMemo[tuple[Any, ...], Any] = GenerationMemo(redis, generation_key)
+        self._memo: GenerationMemo[tuple[Any, ...], Any] = GenerationMemo(
+            redis, generation_key, max_age_s=max_age_s
+        )
 
     async def _changed(self, result: Any) -> Any:
         await self._memo.bump()

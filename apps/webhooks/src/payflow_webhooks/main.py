@@ -25,7 +25,11 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
         streams = settings.streams
-        stores = mongo_stores(runtime.redis, settings.streams.key("webhook-endpoints-generation"))
+        stores = mongo_stores(
+            runtime.redis,
+            settings.streams.key("webhook-endpoints-generation"),
+            settings.remembered_max_age_s,
+        )
         pool = await open_arq_pool(settings.redis_url, streams)
         queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
         guard = UrlGuard(allow_private=settings.private_urls_allowed, resolver=SystemResolver())

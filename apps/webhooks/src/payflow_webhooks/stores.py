@@ -36,7 +36,9 @@ class WebhookStores:
     deliveries: DeliveryStore
 
 
-def mongo_stores(redis: Any, endpoints_generation_key: str) -> WebhookStores:
+def mongo_stores(
+    redis: Any, endpoints_generation_key: str, remembered_max_age_s: float = 30.0
+) -> WebhookStores:
     """The Mongo adapters; call after Beanie is initialised (the service lifespan does it).
     Endpoints are remembered between changes, which every process signals through Redis."""
     return WebhookStores(
@@ -44,6 +46,7 @@ def mongo_stores(redis: Any, endpoints_generation_key: str) -> WebhookStores:
             MongoEndpointStore(EndpointDocument.get_pymongo_collection()),
             redis,
             endpoints_generation_key,
+            max_age_s=remembered_max_age_s,
         ),
         events=MongoEventStore(EventDocument.get_pymongo_collection()),
         deliveries=MongoDeliveryStore(

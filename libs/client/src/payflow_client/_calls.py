@@ -144,8 +144,12 @@ def refund_transfer(
     )
 
 
-def get_transfer(transfer_id: str) -> Call:
-    return Call("GET", f"/v1/transfers/{transfer_id}")
+MAX_WAIT_S = 10.0
+"""The longest `Prefer: wait` the gateway honours in one call."""
+
+
+def get_transfer(transfer_id: str, wait: float | None = None) -> Call:
+    return Call("GET", f"/v1/transfers/{transfer_id}", headers=prefer_wait(wait))
 
 
 def list_transfers(
@@ -262,6 +266,10 @@ def remove_fault(fault_id: str) -> Call:
 
 def reconciliation() -> Call:
     return Call("GET", "/v1/admin/reconciliation")
+
+
+def admin_transfer(transfer_id: str) -> Call:
+    return Call("GET", f"/v1/admin/transfers/{transfer_id}")
 
 
 def list_users(limit: int | None, cursor: str | None) -> Call:

@@ -409,25 +409,23 @@ class AsyncTransfersResource(_AsyncResource):
             await asyncio.sleep(client.retry.delay(reconnects))
 
     async def wait(self, transfer_id: str, timeout: float = 30.0) -> Transfer:  # noqa: ASYNC109
+        """The transfer once it is terminal (completed or failed): `GET` with `Prefer: wait`,
+        which the gateway answers as soon as the transfer's last state is known (at most 10 s
+        a call). Raises `WaitTimeoutError` after `timeout` s."""
         deadline = time.monotonic() + timeout
         current = await self.retrieve(transfer_id)
-        if current.is_terminal:
-            return current
-        try:
-            async for current in self.stream(transfer_id, deadline=deadline):
-                if current.is_terminal:
-                    return current
-        except APIConnectionError:
-            pass
-        while time.monotonic() < deadline:
-            current = await self.retrieve(transfer_id)
-            if current.is_terminal:
-                return current
-            await asyncio.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
-        raise WaitTimeoutError(
-            f"transfer {transfer_id} is still {current.status} ({current.state}) after {timeout}s",
-            current,
-        )
+        while not current.is_terminal:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeoutError(
+                    f"transfer {transfer_id} is still {current.status} ({current.state}) "
+                    f"after {timeout}s",
+                    current,
+                )
+            current = await self._client.request(
+                _calls.get_transfer(transfer_id, wait=min(_calls.MAX_WAIT_S, left)), Transfer
+            )
+        return current
 
 
 class AsyncRefundsResource(_AsyncResource):
@@ -536,6 +534,10 @@ class AsyncSandboxResource(_AsyncResource):
 class AsyncAdminResource(_AsyncResource):
     async def reconciliation(self) -> Reconciliation:
         return await self._client.request(_calls.reconciliation(), Reconciliation)
+
+    async def transfer(self, transfer_id: str) -> Transfer:
+        """Any transfer, whoever its owners (administrators only)."""
+        return await self._client.request(_calls.admin_transfer(transfer_id), Transfer)
 
     def users(self, *, limit: int | None = None, page_size: int = 100) -> AsyncPager[User]:
         return AsyncPager(

@@ -429,27 +429,23 @@ class TransfersResource(_Resource):
             time.sleep(client.retry.delay(reconnects))
 
     def wait(self, transfer_id: str, timeout: float = 30.0) -> Transfer:
-        """The transfer once it is terminal (completed or failed), following its event stream;
-        polls if the stream is not available. Raises `WaitTimeoutError` after `timeout` s."""
+        """The transfer once it is terminal (completed or failed): `GET` with `Prefer: wait`,
+        which the gateway answers as soon as the transfer's last state is known (at most 10 s
+        a call). Raises `WaitTimeoutError` after `timeout` s."""
         deadline = time.monotonic() + timeout
         current = self.retrieve(transfer_id)
-        if current.is_terminal:
-            return current
-        try:
-            for current in self.stream(transfer_id, deadline=deadline):
-                if current.is_terminal:
-                    return current
-        except APIConnectionError:
-            pass
-        while time.monotonic() < deadline:
-            current = self.retrieve(transfer_id)
-            if current.is_terminal:
-                return current
-            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
-        raise WaitTimeoutError(
-            f"transfer {transfer_id} is still {current.status} ({current.state}) after {timeout}s",
-            current,
-        )
+        while not current.is_terminal:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeoutError(
+                    f"transfer {transfer_id} is still {current.status} ({current.state}) "
+                    f"after {timeout}s",
+                    current,
+                )
+            current = self._client.request(
+                _calls.get_transfer(transfer_id, wait=min(_calls.MAX_WAIT_S, left)), Transfer
+            )
+        return current
 
 
 class RefundsResource(_Resource):
@@ -559,6 +555,10 @@ class AdminResource(_Resource):
     def reconciliation(self) -> Reconciliation:
         """Every wallet against its ledger account, the journal's balance, stuck sagas."""
         return self._client.request(_calls.reconciliation(), Reconciliation)
+
+    def transfer(self, transfer_id: str) -> Transfer:
+        """Any transfer, whoever its owners (administrators only)."""
+        return self._client.request(_calls.admin_transfer(transfer_id), Transfer)
 
     def users(self, *, limit: int | None = None, page_size: int = 100) -> Pager[User]:
         return Pager(

@@ -129,12 +129,3 @@ class StepReply(MessagePayload):
     step: SagaStep
     outcome: StepOutcome
     reason: str | None = Field(default=None, max_length=500)
-
-
-WALLET_COMMAND_TYPES: tuple[type[SagaCommand], ...] = (
-    DebitWallet,
-    CreditWallet,
-    RefundWallet,
-    CancelCredit,
-)
-LEDGER_COMMAND_TYPES: tuple[type[SagaCommand], ...] = (PostTransfer, PostTopUp, ReversePosting)

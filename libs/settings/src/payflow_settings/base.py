@@ -82,6 +82,9 @@ class ServiceSettings(BaseSettings):
     """Deliveries after which a message goes to the dead-letter stream."""
     stream_block_ms: int = Field(default=1_000, gt=0)
     stream_reclaim_interval_s: float = Field(default=2.0, gt=0)
+    remembered_max_age_s: float = Field(default=30.0, gt=0)
+    """How long a replica trusts a remembered user, endpoint or fault rule without reloading it,
+    even if no change was signalled (bounds staleness after a Redis that lost its last writes)."""
 
     currencies: str = "USD,EUR,GBP,INR,JPY"
     default_currency: str = "USD"

@@ -35,7 +35,10 @@ async def compose_auth(runtime: ServiceRuntime) -> AsyncIterator[None]:
     assert isinstance(settings, GatewaySettings)
     wallets: WalletComponents = runtime.components[WALLETS]
     users = RememberedUserStore(
-        MongoUserStore(), runtime.redis, settings.streams.key("user-generation")
+        MongoUserStore(),
+        runtime.redis,
+        settings.streams.key("user-generation"),
+        max_age_s=settings.remembered_max_age_s,
     )
     api_key_store = MongoApiKeyStore()
     hasher = await PasswordHasher.create(settings.bcrypt_rounds)

@@ -16,9 +16,13 @@ from payflow_service.generations import KeyedGenerationMemo
 
 
 class RememberedUserStore:
-    def __init__(self, inner: UserStore, redis: Any, key_prefix: str) -> None:
+    def __init__(
+        self, inner: UserStore, redis: Any, key_prefix: str, max_age_s: float = 30.0
+    ) -> None:
         self._inner = inner
-        self._memo: KeyedGenerationMemo[User | None] = KeyedGenerationMemo(redis, key_prefix)
+        self._memo: KeyedGenerationMemo[User | None] = KeyedGenerationMemo(
+            redis, key_prefix, max_age_s=max_age_s
+        )
 
     async def add(self, user: User, password_hash: str) -> None:
         await self._inner.add(user, password_hash)

@@ -5,6 +5,7 @@ in-memory twin; all three pass one contract suite."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,11 @@ from typing import Any, Protocol
 from beanie import Document
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
+from redis.exceptions import RedisError
+
+from payflow_gateway.internal_http import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -235,16 +241,11 @@ class RedisIdempotencyStore:
         self, record_id: str, fingerprint: str, now: datetime, lock_for: timedelta, ttl: timedelta
     ) -> Claim:
         token = secrets.token_hex(8)
-        answer = await self._claim(
-            keys=[self._key(record_id)],
-            args=[
-                fingerprint,
-                _millis(now),
-                int(lock_for.total_seconds() * 1000),
-                int(ttl.total_seconds() * 1000),
-                token,
-            ],
-        )
+        try:
+            answer = await self._claim_script(record_id, fingerprint, now, lock_for, ttl, token)
+        except RedisError as exc:
+            # Nothing was claimed, so nothing may be done: the client retries with the same key.
+            raise ServiceUnavailable("idempotency") from exc
         verdict = _text(answer[0])
         if verdict == "claimed":
             return Claimed(token)
@@ -254,14 +255,42 @@ class RedisIdempotencyStore:
             return Mismatch()
         return InProgress()
 
-    async def complete(self, record_id: str, token: str, status: int, body: Any) -> None:
-        await self._complete(
+    async def _claim_script(
+        self,
+        record_id: str,
+        fingerprint: str,
+        now: datetime,
+        lock_for: timedelta,
+        ttl: timedelta,
+        token: str,
+    ) -> Any:
+        return await self._claim(
             keys=[self._key(record_id)],
-            args=[token, status, json.dumps(body, separators=(",", ":"))],
+            args=[
+                fingerprint,
+                _millis(now),
+                int(lock_for.total_seconds() * 1000),
+                int(ttl.total_seconds() * 1000),
+                token,
+            ],
         )
 
+    async def complete(self, record_id: str, token: str, status: int, body: Any) -> None:
+        # The work is done: a Redis that cannot store its answer must not turn it into an error.
+        # The claim lapses, and a retry is answered by the orchestrator's (user, key) record.
+        try:
+            await self._complete(
+                keys=[self._key(record_id)],
+                args=[token, status, json.dumps(body, separators=(",", ":"))],
+            )
+        except RedisError as exc:
+            logger.warning("idempotent answer not stored (%r): the claim will lapse", exc)
+
     async def release(self, record_id: str, token: str) -> None:
-        await self._release(keys=[self._key(record_id)], args=[token])
+        try:
+            await self._release(keys=[self._key(record_id)], args=[token])
+        except RedisError as exc:
+            logger.warning("idempotency claim not released (%r): it will lapse", exc)
 
 
 def _text(value: bytes | str) -> str:

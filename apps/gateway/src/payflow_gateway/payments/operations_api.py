@@ -11,12 +11,25 @@ from payflow_gateway.auth.dependencies import AdminUser, CurrentUser
 from payflow_gateway.domain.reconciliation import currency_totals
 from payflow_gateway.payments.deps import Services, sandbox_only
 from payflow_gateway.payments.schemas import FaultCreate, problems
+from payflow_gateway.payments.transfers_api import public_transfer
 from payflow_service import ProblemError
 
 admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
 sandbox_router = APIRouter(
     prefix="/v1/sandbox", tags=["sandbox"], dependencies=[Depends(sandbox_only)]
 )
+
+
+@admin_router.get(
+    "/transfers/{transfer_id}",
+    responses=problems(403, 404),
+    summary="Any transfer, whoever its owners (administrators only): for an investigation",
+)
+async def admin_transfer(transfer_id: str, _: AdminUser, services: Services) -> dict[str, Any]:
+    found = await services.transfer(transfer_id)
+    if found is None:
+        raise ProblemError(404, "transfer_not_found", "No such transfer.")
+    return public_transfer(found)
 
 
 @admin_router.get("/reconciliation", responses=problems(403))

@@ -268,9 +268,19 @@ async def _owned_transfer(services: Services, transfer_id: str, user_id: str) ->
     return transfer
 
 
-@router.get("/transfers/{transfer_id}", responses=problems(404))
-async def get_transfer(transfer_id: str, user: CurrentUser, services: Services) -> dict[str, Any]:
-    return public_transfer(await _owned_transfer(services, transfer_id, user.id))
+@router.get(
+    "/transfers/{transfer_id}",
+    responses=problems(404),
+    summary="A transfer; with `Prefer: wait=N` (N <= 10), answered once it is terminal or N s passed",
+)
+async def get_transfer(
+    transfer_id: str, request: Request, user: CurrentUser, services: Services, live: Live
+) -> dict[str, Any]:
+    transfer = await _owned_transfer(services, transfer_id, user.id)
+    wait = _wait_seconds(request)
+    if wait:
+        transfer = await _await_terminal(services, live, transfer, wait)
+    return public_transfer(transfer)
 
 
 @router.get("/transfers", responses=problems(400, 422))

@@ -1,5 +1,5 @@
-"""The ledger service as the gateway reads it (a wallet's statement): a protocol, the HTTP
-adapter of its internal API, and an in-memory twin."""
+"""The ledger service as the gateway reads it (a wallet's statement): a protocol and the HTTP
+adapter of its internal API."""
 
 from __future__ import annotations
 
@@ -67,9 +67,6 @@ class HttpLedgerReader:
             f"/internal/accounts/{segment(wallet_id)}/entries",
             params=params,
         )
-        if response.status_code == 404:
-            # An account is opened by its first posting: none yet means an empty statement.
-            return Page([], None)
         if response.status_code != 200:
             raise refusal(response)
         body = response.json()
@@ -104,47 +101,3 @@ class HttpLedgerReader:
             [entry_from_json(e) for e in body["data"]],
             body.get("next_cursor"),
         )
-
-
-class InMemoryLedgerReader:
-    def __init__(self) -> None:
-        self._entries: dict[str, list[LedgerEntry]] = {}
-
-    def post(self, wallet_id: str, entry: LedgerEntry) -> None:
-        self._entries.setdefault(wallet_id, []).append(entry)
-
-    async def entries_of(self, wallet_id: str, limit: int, cursor: str | None) -> Page[LedgerEntry]:
-        newest_first = sorted(
-            self._entries.get(wallet_id, []), key=lambda e: (e.created_at, e.id), reverse=True
-        )
-        start = 0
-        if cursor:
-            start = next((i + 1 for i, e in enumerate(newest_first) if e.id == cursor), 0)
-        page = newest_first[start : start + limit]
-        more = start + limit < len(newest_first)
-        return Page(page, page[-1].id if more and page else None)
-
-    async def statement_page(
-        self,
-        wallet_id: str,
-        start: datetime | None,
-        end: datetime | None,
-        cursor: str | None,
-        limit: int,
-    ) -> StatementPage:
-        oldest_first = sorted(self._entries.get(wallet_id, []), key=lambda e: (e.created_at, e.id))
-
-        def signed(entry: LedgerEntry) -> int:
-            return entry.amount if entry.direction == "credit" else -entry.amount
-
-        before = [e for e in oldest_first if start is not None and e.created_at < start]
-        window = [
-            e
-            for e in oldest_first
-            if (start is None or e.created_at >= start) and (end is None or e.created_at < end)
-        ]
-        offset = int(cursor) if cursor else 0
-        page = window[offset : offset + limit]
-        more = offset + limit < len(window)
-        opening = None if cursor else sum(signed(e) for e in before)
-        return StatementPage(opening, page, str(offset + limit) if more else None)

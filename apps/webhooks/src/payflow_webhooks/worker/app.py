@@ -30,7 +30,11 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
         streams = settings.streams
-        stores = mongo_stores(runtime.redis, settings.streams.key("webhook-endpoints-generation"))
+        stores = mongo_stores(
+            runtime.redis,
+            settings.streams.key("webhook-endpoints-generation"),
+            settings.remembered_max_age_s,
+        )
         guard = UrlGuard(allow_private=settings.private_urls_allowed, resolver=SystemResolver())
         # trust_env=False: no proxy from the environment gets to see or redirect deliveries.
         client = httpx.AsyncClient(

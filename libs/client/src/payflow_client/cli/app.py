@@ -43,7 +43,13 @@ from payflow_client.cli.render import (
     wallets_table,
 )
 from payflow_client.client import PayFlow
-from payflow_client.errors import APIConnectionError, APIError, NotFoundError, PayFlowError
+from payflow_client.errors import (
+    APIConnectionError,
+    APIError,
+    NotFoundError,
+    PayFlowError,
+    PermissionDeniedError,
+)
 from payflow_client.models import TRANSFER_STATUSES, Delivery, Transfer, format_money
 
 P = ParamSpec("P")
@@ -510,12 +516,15 @@ def admin_transfer(
     its Jaeger link (JAEGER_URL), and the webhook deliveries of its events to your endpoints."""
     with _ctx(ctx).client() as client:
         try:
-            found = client.transfers.retrieve(transfer_id)
+            # An administrator sees any transfer; anyone else, those they are party to.
+            try:
+                found = client.admin.transfer(transfer_id)
+            except PermissionDeniedError:
+                found = client.transfers.retrieve(transfer_id)
         except NotFoundError:
             error_console().print(
-                f"[bold red]404 transfer_not_found[/bold red]: {transfer_id} is not visible to "
-                "this account. The gateway shows a transfer only to its sender and recipient "
-                "(it has no administrator lookup of transfers yet): log in as one of them."
+                f"[bold red]404 transfer_not_found[/bold red]: {transfer_id} does not exist, or "
+                "is not visible to this account (only administrators see every transfer)."
             )
             raise typer.Exit(1) from None
         deliveries = _deliveries_of(client, transfer_id)

@@ -41,6 +41,7 @@ from payflow_testing.bench.figures import (
     summarize_store,
     webhook_attempts,
 )
+from payflow_testing.bench.history import clone_history
 from payflow_testing.bench.load import (
     Outcome,
     Picker,
@@ -74,6 +75,8 @@ BENCH_ENV = {
     "PAYFLOW_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
     # A default run takes longer than the 15 min access tokens live.
     "PAYFLOW_JWT_ACCESS_TTL_SECONDS": "86400",
+    # The load comes from one address and one hot sender: it measures throughput, not limits.
+    "PAYFLOW_RATE_LIMITS_ENABLED": "false",
 }
 SCENARIOS = ("uniform", "hot-sender")
 PROCESS_ORDER = (
@@ -147,6 +150,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--preload-concurrency", type=int, default=50, help="client count of the preload"
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="first write this many past transfers' documents into every store, cloned from "
+        "200 real ones (fast; see bench/history.py); default 0",
     )
     parser.add_argument("--no-webhook", action="store_true", help="no webhook endpoints")
     parser.add_argument(
@@ -372,6 +382,15 @@ async def bench_main(
             )
             bad = sum(1 for o in outcomes if o.status not in ("completed", "failed"))
             say(f"preloaded {args.preload} transfers in {elapsed:.1f} s ({bad} errors)")
+        if args.history:
+            await closed_loop(
+                client, uniform(users), 200, args.preload_concurrency, rng, progress, "history seed"
+            )
+            started = time.perf_counter()
+            await clone_history(stack.mongo_url, stack.database_prefix, args.history, say)
+            say(
+                f"history of {args.history} transfers written in {time.perf_counter() - started:.1f} s"
+            )
 
         if receiver is not None:
             receiver.start()
@@ -416,6 +435,10 @@ def report(
     ]
     if args.preload:
         lines.append(f"All figures are after {args.preload} preloaded transfers of history.")
+    if args.history:
+        lines.append(
+            f"All figures are after {args.history} past transfers' documents in every store."
+        )
     lines.append(
         "CPU and command counts cover the measured transfers"
         + ("" if args.no_webhook else " and the delivery of their webhooks")

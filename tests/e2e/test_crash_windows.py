@@ -1,0 +1,123 @@
+"""The windows the performance work widened, each crossed by a real crash (SIGKILL).
+
+Event-published flags are now written in a batch per sweeper tick instead of one write per
+event, so an orchestrator killed after publishing `transfer.completed` and before the batch
+leaves the flag pending. Its successor must publish the event again, under the same event id,
+and the webhooks service must take it as the repeat it is: one stored event, one delivery per
+endpoint, every delivery carrying the same `webhook-id`. The stack here runs the sweeper only
+every 30 s so the crash lands inside the window by construction, not by timing luck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from e2e_support import E2E_ENV, register, wait_terminal
+from pymongo import AsyncMongoClient
+
+from payflow_testing import ServiceStack
+from payflow_testing.receiver import Receiver
+from payflow_testing.stores import StoreEndpoints
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def slow_sweeper_stack(
+    stores: StoreEndpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceStack]:
+    env = {
+        **E2E_ENV,
+        "PAYFLOW_SWEEPER_INTERVAL_S": "30",
+        "PAYFLOW_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+    }
+    with ServiceStack(
+        mongo_url=stores.mongo_url,
+        redis_url=stores.redis_url,
+        work_dir=tmp_path_factory.mktemp("crash-windows"),
+        extra_env=env,
+    ) as running:
+        yield running
+
+
+async def stored_transfer(stack: ServiceStack, transfer_id: str) -> dict[str, Any]:
+    client: Any = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+    try:
+        found: dict[str, Any] = await client[f"{stack.database_prefix}_orchestrator"][
+            "transfers"
+        ].find_one({"_id": transfer_id})
+        return found
+    finally:
+        await client.close()
+
+
+async def test_an_orchestrator_killed_before_its_event_flags_are_written_publishes_again_as_a_repeat(
+    slow_sweeper_stack: ServiceStack,
+) -> None:
+    stack = slow_sweeper_stack
+    gateway = stack.url("gateway")
+    alice, bob = await register(gateway, "alice"), await register(gateway, "bob")
+    receiver = Receiver()
+    receiver.start()
+    try:
+        endpoint = await alice.client.post(
+            "/v1/webhook-endpoints",
+            json={"url": receiver.url("/hooks"), "event_types": ["transfer.completed"]},
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        await alice.top_up(1_000)
+        answer = await alice.transfer(bob.wallet_id, 250)
+        transfer = answer.json()
+        assert transfer["status"] == "completed", transfer
+
+        # The completed event is out; its flag waits for the next sweeper tick, 30 s away.
+        before = await stored_transfer(stack, transfer["id"])
+        assert before["events"]["completed"] == "pending"
+        stack.kill("orchestrator")
+        await asyncio.to_thread(stack.restart, "orchestrator")
+
+        # The new process's first sweep (at start, for sagas idle over 2 s) owes the event.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            after = await stored_transfer(stack, transfer["id"])
+            if after["events"]["completed"] == "published":
+                break
+            await asyncio.sleep(0.2)
+        assert after["events"]["completed"] == "published", after["events"]
+
+        deadline = time.monotonic() + 20
+        deliveries: list[Any] = []
+        while time.monotonic() < deadline and not deliveries:
+            deliveries = [
+                r
+                for r in receiver.received("/hooks")
+                if json.loads(r.body)["data"]["id"] == transfer["id"]
+            ]
+            await asyncio.sleep(0.2)
+        assert deliveries, "the completed transfer's webhook never arrived"
+        await asyncio.sleep(2)  # room for a second delivery, if the repeat were not one
+        deliveries = [
+            r
+            for r in receiver.received("/hooks")
+            if json.loads(r.body)["data"]["id"] == transfer["id"]
+        ]
+        assert len({r.headers["webhook-id"] for r in deliveries}) == 1
+        events = await alice.client.get("/v1/events", params={"limit": 100})
+        assert events.status_code == 200, events.text
+        completed = [
+            e
+            for e in events.json()["data"]
+            if e["type"] == "transfer.completed" and e["data"]["id"] == transfer["id"]
+        ]
+        assert len(completed) == 1
+        assert (await wait_terminal(alice, transfer["id"]))["status"] == "completed"
+        assert await alice.balance() + await bob.balance() == 1_000
+    finally:
+        receiver.stop()
+        await alice.client.aclose()
+        await bob.client.aclose()
