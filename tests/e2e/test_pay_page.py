@@ -111,7 +111,9 @@ def sign_in(browser: WebDriver, payer: Customer) -> None:
     browser.find_element(By.ID, "email").send_keys(payer.email)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "sign-in-button").click()
-    wait_for(browser).until(ready.visibility_of_element_located((By.ID, "pay-form")))
+    # Signed in once the sign-in form is gone (the pay form may be shown, or hidden again at once
+    # when the payer's payment of this link is already complete).
+    wait_for(browser).until(ready.invisibility_of_element_located((By.ID, "sign-in")))
 
 
 def status_text(browser: WebDriver) -> str:
