@@ -44,6 +44,8 @@ LITERAL_PROBLEM = re.compile(
 PROBLEM_CALL = re.compile(r"(?<!class )\bProblemError\(")
 # Idempotency-Key problems are raised as `ProblemError(400, problem.code, ...)`.
 KEY_PROBLEM = re.compile(r"KeyProblem\(\s*\"([a-z_]+)\"")
+# Payment-link refusals carry their status and code: `LinkRefused(410, "payment_link_expired", ...)`.
+LINK_REFUSAL = re.compile(r"LinkRefused\(\s*(\d{3}),\s*\"([a-z_]+)\"")
 IDEMPOTENT_PY = "apps/gateway/src/payflow_gateway/payments/idempotent.py"
 DYNAMIC_CODE_SITES = {
     # The code comes from a KeyProblem (collected above, always 400).
@@ -52,8 +54,17 @@ DYNAMIC_CODE_SITES = {
     "apps/gateway/src/payflow_gateway/internal_http.py",
     # An id of the wrong shape answers its resource's 404 (collected from PATH_IDS).
     "apps/gateway/src/payflow_gateway/ids.py",
+    # A payment-link refusal passed on with its status and code (`LINK_REFUSAL`, collected).
+    "apps/orchestrator/src/payflow_orchestrator/links_api.py",
 }
 NOT_IN_SCHEMA = {
+    # The payment link's hosted page, its script, style and QR codes: not JSON API routes.
+    ("GET", "/pay/{link_id}"),
+    ("GET", "/pay/assets/pay.js"),
+    ("GET", "/pay/assets/pay.css"),
+    ("GET", "/pay/assets/icon.svg"),
+    ("GET", "/pay/{link_id}/qr.png"),
+    ("GET", "/pay/{link_id}/qr.svg"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -90,9 +101,14 @@ def schema_routes(openapi: dict[str, Any]) -> set[tuple[str, str]]:
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     """The routes the app itself declares (health, metrics, docs: left out of the OpenAPI
     document); the routers' routes are the document's."""
+    routes: list[Any] = []
+    for route in app.routes:
+        # FastAPI keeps an included router as one entry; its routes are its route contexts.
+        contexts = getattr(route, "effective_route_contexts", None)
+        routes += list(contexts()) if callable(contexts) else [route]
     return {
         (method, path)
-        for route in app.routes
+        for route in routes
         if isinstance(path := getattr(route, "path", None), str)
         for method in getattr(route, "methods", None) or ()
         if method in METHODS
@@ -109,6 +125,8 @@ def raised_problems() -> dict[str, set[int]]:
             found.setdefault(code, set()).add(int(status))
         for code in KEY_PROBLEM.findall(text):
             found.setdefault(code, set()).add(400)
+        for status, code in LINK_REFUSAL.findall(text):
+            found.setdefault(code, set()).add(int(status))
         for call in PROBLEM_CALL.finditer(text):
             if not LITERAL_PROBLEM.match(text, call.start()):
                 dynamic.add(path.relative_to(ROOT).as_posix())

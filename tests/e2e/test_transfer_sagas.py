@@ -363,20 +363,24 @@ async def test_sandbox_fault_rules_are_listed_and_removed_per_user(customers: An
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
 
 
-async def test_the_recipient_refunds_a_completed_transfer_once(customers: Any) -> None:
+async def test_the_recipient_refunds_a_completed_transfer_in_full_by_default(
+    customers: Any,
+) -> None:
     alice, bob = await customers("alice"), await customers("bob")
     await alice.top_up(1_000)
     paid = (await alice.transfer(bob.wallet_id, 300)).json()
     assert paid["status"] == "completed"
+    assert (paid["refunded_amount"], paid["refunds"]) == (0, [])
 
     by_sender = await alice.client.post(
         f"/v1/transfers/{paid['id']}/refund", headers={"Idempotency-Key": uuid.uuid4().hex}
     )
     assert (by_sender.status_code, by_sender.json()["code"]) == (422, "transfer_not_refundable")
 
+    key = uuid.uuid4().hex
     refunded = await bob.client.post(
         f"/v1/transfers/{paid['id']}/refund",
-        headers={"Idempotency-Key": uuid.uuid4().hex, "Prefer": "wait=10"},
+        headers={"Idempotency-Key": key, "Prefer": "wait=10"},
     )
     assert refunded.status_code == 200, refunded.text
     refund = refunded.json()
@@ -388,12 +392,18 @@ async def test_the_recipient_refunds_a_completed_transfer_once(customers: Any) -
     assert refund["amount"] == 300
     assert await alice.balance() == 1_000
     assert await bob.balance() == 0
+    original = (await bob.client.get(f"/v1/transfers/{paid['id']}")).json()
+    assert (original["refunded_amount"], original["refunds"]) == (300, [refund["id"]])
 
+    # The same key answers the same refund; another key finds nothing left to refund.
+    replayed = await bob.client.post(
+        f"/v1/transfers/{paid['id']}/refund", headers={"Idempotency-Key": key}
+    )
+    assert replayed.json()["id"] == refund["id"]
     again = await bob.client.post(
         f"/v1/transfers/{paid['id']}/refund", headers={"Idempotency-Key": uuid.uuid4().hex}
     )
-    assert again.status_code == 202
-    assert again.json()["id"] == refund["id"]
+    assert (again.status_code, again.json()["code"]) == (422, "refund_exceeds_remaining")
     assert await alice.balance() == 1_000
 
     failed = (await alice.transfer(bob.wallet_id, 5_000)).json()
@@ -406,7 +416,9 @@ async def test_the_recipient_refunds_a_completed_transfer_once(customers: Any) -
     )
 
 
-async def test_a_refund_the_recipient_cannot_fund_fails_and_moves_nothing(customers: Any) -> None:
+async def test_a_refund_the_recipient_cannot_fund_fails_moves_nothing_and_gives_its_share_back(
+    customers: Any,
+) -> None:
     alice, bob, carol = await customers("alice"), await customers("bob"), await customers("carol")
     await alice.top_up(500)
     paid = (await alice.transfer(bob.wallet_id, 500)).json()
@@ -420,3 +432,15 @@ async def test_a_refund_the_recipient_cannot_fund_fails_and_moves_nothing(custom
     assert refund["status"] == "failed"
     assert refund["failure_code"] == "insufficient_funds"
     assert (await alice.balance(), await bob.balance(), await carol.balance()) == (0, 100, 400)
+    original = (await bob.client.get(f"/v1/transfers/{paid['id']}")).json()
+    assert (original["refunded_amount"], original["refunds"]) == (0, [refund["id"]])
+    # Its share is free again: the 100 Bob still holds can go back.
+    partial = (
+        await bob.client.post(
+            f"/v1/transfers/{paid['id']}/refund",
+            json={"amount": 100},
+            headers={"Idempotency-Key": uuid.uuid4().hex, "Prefer": "wait=10"},
+        )
+    ).json()
+    assert partial["status"] == "completed", partial
+    assert (await alice.balance(), await bob.balance()) == (100, 0)

@@ -286,7 +286,7 @@ def test_a_failed_step_is_compensated_and_listed_as_failed(people: People) -> No
     assert alice.client.wallets.retrieve(alice.wallet_id).balance == 5_000
 
 
-def test_the_recipient_refunds_once(people: People) -> None:
+def test_the_recipient_refunds_in_parts_until_nothing_is_left(people: People) -> None:
     alice, bob = people("alice"), people("bob")
     alice.client.top_ups.create(alice.wallet_id, 2_000, wait=10)
     paid = alice.client.transfers.create(
@@ -296,14 +296,20 @@ def test_the_recipient_refunds_once(people: People) -> None:
         currency="USD",
         wait=10,
     )
-    refund = bob.client.refunds.create(paid.id, wait=10)
-    assert (refund.kind, refund.refund_of, refund.status, refund.amount) == (
+    part = bob.client.refunds.create(paid.id, amount=200, wait=10)
+    assert (part.kind, part.refund_of, part.status, part.amount) == (
         "refund",
         paid.id,
         "completed",
-        700,
+        200,
     )
-    assert bob.client.transfers.refund(paid.id).id == refund.id  # at most once
+    refund = bob.client.refunds.create(paid.id, wait=10)  # all that is left
+    assert (refund.status, refund.amount) == ("completed", 500)
+    original = bob.client.transfers.retrieve(paid.id)
+    assert (original.refunded_amount, original.refunds) == (700, [part.id, refund.id])
+    with pytest.raises(ValidationError) as nothing_left:
+        bob.client.transfers.refund(paid.id)
+    assert nothing_left.value.code == "refund_exceeds_remaining"
     with pytest.raises(ValidationError) as refused:
         alice.client.refunds.create(paid.id)
     assert refused.value.code == "transfer_not_refundable"

@@ -28,6 +28,7 @@ PATH_IDS: dict[str, tuple[str, str, str]] = {
     "event_id": ("evt", "event_not_found", "No such event."),
     "key_id": ("key", "api_key_not_found", "No such API key."),
     "fault_id": ("flt", "fault_rule_not_found", "No such fault rule."),
+    "link_id": ("pl", "payment_link_not_found", "No such payment link."),
 }
 
 _PATTERNS = {prefix: re.compile(rf"{prefix}_{_HEX_ID}") for prefix, *_ in PATH_IDS.values()}

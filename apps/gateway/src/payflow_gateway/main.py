@@ -11,12 +11,14 @@ from starlette.middleware import Middleware
 from payflow_gateway.auth.composition import auth_module
 from payflow_gateway.body_limit import BodyLimitMiddleware
 from payflow_gateway.ids import check_path_ids
+from payflow_gateway.links.composition import links_module
 from payflow_gateway.metrics_port import metrics_module, without_public_metrics
 from payflow_gateway.modules import GatewayModule, compose_modules
 from payflow_gateway.payments.composition import payments_module
 from payflow_gateway.problems import document_problems
 from payflow_gateway.security_headers import SecurityHeadersMiddleware
 from payflow_gateway.settings import GatewaySettings
+from payflow_gateway.statements.composition import statements_module
 from payflow_gateway.throttling.composition import throttling_module
 from payflow_gateway.throttling.middleware import RateLimitMiddleware
 from payflow_gateway.wallets.composition import wallets_module
@@ -35,7 +37,9 @@ def gateway_modules() -> list[GatewayModule]:
     return [
         wallets_module(),
         auth_module(),
+        statements_module(),  # before payments: /v1/transfers/export.csv before /{transfer_id}
         payments_module(),
+        links_module(),
         webhooks_module(),
         metrics_module(),
         throttling_module(),

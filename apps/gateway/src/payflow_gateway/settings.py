@@ -79,6 +79,15 @@ class GatewaySettings(ServiceSettings):
     """Active API keys one user may hold; one more is refused with 409 `quota_exceeded`
     (exactly, however many are created at once). Revoking a key frees its place."""
 
+    public_base_url: str | None = None
+    """Where browsers reach the gateway (`https://pay.example.com`): payment-link URLs and their
+    QR codes are made from it. Default: `http://127.0.0.1:<PAYFLOW_GATEWAY_PORT>`."""
+
+    def public_base(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://127.0.0.1:{self.gateway_port}"
+
     @field_validator(
         "rate_limit_auth_per_ip",
         "rate_limit_login_per_email",

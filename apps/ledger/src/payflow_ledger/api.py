@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
-from payflow_contracts.paging import InvalidCursor, decode_cursor, encode_cursor
+from payflow_contracts.paging import InvalidCursor, PagePosition, decode_cursor, encode_cursor
 from payflow_ledger.domain.journal import (
     Direction,
     TransactionKind,
     balances,
     check_journal,
+    system_balances,
     wallet_balances,
 )
 from payflow_ledger.repository import AccountStore, Journal, position_of
@@ -58,8 +59,20 @@ class EntryPage(BaseModel):
     next_cursor: str | None
 
 
+class StatementPage(BaseModel):
+    opening_balance: int | None
+    """The balance just before `from` (first page only: null on the pages after it)."""
+    data: list[EntryPublic]
+    """Oldest first."""
+    next_cursor: str | None
+
+
 class Balances(BaseModel):
     balances: dict[str, int]
+    """Every wallet account."""
+    system: dict[str, int]
+    """Every system account: `funding:<CUR>` (minus the top-ups it funded) and `fees:<CUR>`
+    (the fees it earned). With the wallets they sum to zero per currency."""
 
 
 class JournalCheckPublic(BaseModel):
@@ -116,10 +129,63 @@ async def account_entries(
     return EntryPage(data=entries, next_cursor=next_cursor)
 
 
+def _bound(moment: datetime) -> PagePosition:
+    """Where a statement starts or stops: before every transaction of that millisecond."""
+    return PagePosition(moment.replace(microsecond=moment.microsecond // 1000 * 1000), "")
+
+
+@router.get("/accounts/{wallet_id}/statement")
+async def account_statement(
+    wallet_id: str,
+    journal: JournalDep,
+    _: InternalCaller,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    cursor: str | None = None,
+) -> StatementPage:
+    """The account's entries in [from, to), oldest first, one page at a time; the first page
+    carries the opening balance (everything before `from`)."""
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except InvalidCursor:
+        raise ProblemError(400, "invalid_cursor", "The cursor is not valid.") from None
+    start = _bound(from_) if from_ is not None else None
+    until = _bound(to) if to is not None else None
+    opening: int | None = None
+    if after is None:
+        after = start
+        opening = await journal.balance_before(wallet_id, start) if start is not None else 0
+    found = await journal.page_for_account_ascending(wallet_id, limit + 1, after, until)
+    page = found[:limit]
+    entries: list[EntryPublic] = []
+    for record in page:
+        transaction = record.transaction
+        assert transaction is not None
+        entries += [
+            EntryPublic(
+                id=f"{transaction.id}.{index}",
+                transfer_id=record.saga_id,
+                direction=entry.direction,
+                amount=entry.amount,
+                currency=transaction.currency,
+                kind=transaction.kind,
+                created_at=record.recorded_at,
+            )
+            for index, entry in enumerate(transaction.entries)
+            if entry.account == wallet_id
+        ]
+    next_cursor = encode_cursor(position_of(page[-1])) if len(found) > limit else None
+    return StatementPage(opening_balance=opening, data=entries, next_cursor=next_cursor)
+
+
 @router.get("/balances")
 async def all_balances(accounts: Accounts, journal: JournalDep, _: InternalCaller) -> Balances:
     totals = balances([t async for t in journal.transactions()])
-    return Balances(balances=wallet_balances([a async for a in accounts.all()], totals))
+    opened = [a async for a in accounts.all()]
+    return Balances(
+        balances=wallet_balances(opened, totals), system=system_balances(opened, totals)
+    )
 
 
 @router.get("/journal/check")

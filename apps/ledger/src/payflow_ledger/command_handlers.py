@@ -56,6 +56,7 @@ class LedgerCommandHandlers:
             TransactionKind.TRANSFER,
             source=command.source_wallet_id,
             destination=command.destination_wallet_id,
+            fee=command.fee,
         )
 
     async def post_top_up(self, envelope: Envelope) -> None:
@@ -70,6 +71,7 @@ class LedgerCommandHandlers:
         *,
         destination: str,
         source: str | None = None,
+        fee: int = 0,
     ) -> None:
         action = self._honoured(command.fault, command.operation_id)
         if action is None:
@@ -84,6 +86,7 @@ class LedgerCommandHandlers:
                 destination=destination,
                 source=source,
                 fault_reject=action is FaultAction.REJECT,
+                fee=fee,
             )
         )
         await self._reply(envelope, record)

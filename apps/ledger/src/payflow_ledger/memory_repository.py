@@ -48,6 +48,37 @@ class InMemoryJournal:
             touching = [r for r in touching if position_of(r) < before]
         return touching[:limit]
 
+    async def page_for_account_ascending(
+        self,
+        account_id: str,
+        limit: int,
+        after: PagePosition | None,
+        until: PagePosition | None,
+    ) -> list[LedgerRecord]:
+        touching = sorted(
+            (
+                r
+                for r in self._records.values()
+                if r.transaction is not None and account_id in r.transaction.accounts
+            ),
+            key=position_of,
+        )
+        return [
+            r
+            for r in touching
+            if (after is None or position_of(r) > after)
+            and (until is None or position_of(r) < until)
+        ][:limit]
+
+    async def balance_before(self, account_id: str, before: PagePosition) -> int:
+        return sum(
+            entry.signed_amount
+            for r in self._records.values()
+            if r.transaction is not None and position_of(r) < before
+            for entry in r.transaction.entries
+            if entry.account == account_id
+        )
+
     async def transactions(
         self, account_id: str | None = None
     ) -> AsyncIterator[JournalTransaction]:

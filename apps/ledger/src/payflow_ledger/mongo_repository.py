@@ -185,6 +185,41 @@ class MongoJournal:
         )
         return [_to_record(d) for d in documents]
 
+    async def page_for_account_ascending(
+        self,
+        account_id: str,
+        limit: int,
+        after: PagePosition | None,
+        until: PagePosition | None,
+    ) -> list[LedgerRecord]:
+        query: dict[str, Any] = {"accounts": account_id}
+        bounds: dict[str, str] = {}
+        if after is not None:
+            bounds["$gt"] = after.key
+        if until is not None:
+            bounds["$lt"] = until.key
+        if bounds:
+            query["position"] = bounds
+        documents = (
+            await JournalDocument.find(query)
+            .sort([("position", SortDirection.ASCENDING)])
+            .limit(limit)
+            .to_list()
+        )
+        return [_to_record(d) for d in documents]
+
+    async def balance_before(self, account_id: str, before: PagePosition) -> int:
+        total = 0
+        query = {"accounts": account_id, "position": {"$lt": before.key}}
+        async for document in JournalDocument.find(query, projection_model=_TransactionOnly):
+            if document.transaction is not None:
+                total += sum(
+                    entry.amount if entry.direction is Direction.CREDIT else -entry.amount
+                    for entry in document.transaction.entries
+                    if entry.account == account_id
+                )
+        return total
+
     async def transactions(
         self, account_id: str | None = None
     ) -> AsyncIterator[JournalTransaction]:

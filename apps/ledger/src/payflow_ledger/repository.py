@@ -37,6 +37,20 @@ class Journal(Protocol):
         """Up to `limit` records with a transaction touching the account, newest first (by
         recorded_at, then transaction id), strictly before `before`."""
 
+    async def page_for_account_ascending(
+        self,
+        account_id: str,
+        limit: int,
+        after: PagePosition | None,
+        until: PagePosition | None,
+    ) -> list[LedgerRecord]:
+        """Up to `limit` records with a transaction touching the account, oldest first,
+        strictly after `after` and strictly before `until` (a statement's pages)."""
+
+    async def balance_before(self, account_id: str, before: PagePosition) -> int:
+        """The account's balance (credits minus debits) over its transactions strictly before
+        `before`: a statement's opening balance."""
+
     def transactions(self, account_id: str | None = None) -> AsyncIterator[JournalTransaction]:
         """Every journal transaction (of one account, when given)."""
 

@@ -85,7 +85,8 @@ async def test_a_top_up_is_funded_by_the_currency_funding_account(ledger: Any) -
     assert await balance(ledger, "wal_a") == 1_000
     assert await balance(ledger, "funding:USD") == -1_000
     balances = await ledger.get_json("/internal/balances")
-    assert balances == {"balances": {"wal_a": 1_000}}  # wallet accounts only
+    # Wallet accounts apart from the system's (the funding and fee accounts).
+    assert balances == {"balances": {"wal_a": 1_000}, "system": {"funding:USD": -1_000}}
     await journal_is_balanced(ledger)
 
 

@@ -145,3 +145,27 @@ async def test_an_account_statement_pages_newest_first_without_gaps(
         before = position_of(page[-1])
     assert seen == [f"tr_{i}" for i in (6, 5, 4, 3, 2, 1, 0)]
     assert [r.saga_id for r in await journal.page_for_account("wal_4", 10, None)] == ["tr_4"]
+
+
+async def test_a_statement_reads_oldest_first_between_bounds_with_its_opening_balance(
+    journal: Journal, now: datetime
+) -> None:
+    """Five postings a second apart, two in the same millisecond as the third: a window of
+    [t1, t4) holds t1, t2, t2', t3 and opens with the balance of t0."""
+    at = [now + timedelta(seconds=i) for i in range(5)]
+    await journal.record(posted("tr_0", "wal_x", "wal_s", 100, at[0]))
+    await journal.record(posted("tr_1", "wal_s", "wal_y", 30, at[1]))
+    await journal.record(posted("tr_2", "wal_x", "wal_s", 5, at[2]))
+    await journal.record(posted("tr_2b", "wal_x", "wal_s", 7, at[2]))
+    await journal.record(posted("tr_3", "wal_s", "wal_y", 1, at[3]))
+    await journal.record(posted("tr_4", "wal_x", "wal_s", 1_000, at[4]))
+    start, until = PagePosition(at[1], ""), PagePosition(at[4], "")
+    assert await journal.balance_before("wal_s", start) == 100
+    assert await journal.balance_before("wal_s", until) == 100 - 30 + 5 + 7 - 1
+    first = await journal.page_for_account_ascending("wal_s", 2, start, until)
+    rest = await journal.page_for_account_ascending("wal_s", 10, position_of(first[-1]), until)
+    sagas = [r.saga_id for r in first + rest]
+    assert sagas[0] == "tr_1" and sagas[-1] == "tr_3"
+    assert sorted(sagas[1:3]) == ["tr_2", "tr_2b"] and len(sagas) == 4
+    everything = await journal.page_for_account_ascending("wal_s", 10, None, None)
+    assert everything[0].saga_id == "tr_0" and len(everything) == 6

@@ -82,9 +82,13 @@ class PlayedOrchestrator:
         debit_fault: dict[str, str] | None = None,
         ledger_fault: dict[str, str] | None = None,
         credit_fault: dict[str, str] | None = None,
+        fee: int = 0,
     ) -> str:
+        """As the orchestrator runs it; with a `fee`, the destination's steps carry the amount
+        less the fee (what the ledger credits it)."""
         saga = self._saga()
         common = {"saga_id": saga, "amount": amount, "currency": "USD"}
+        net = {**common, "amount": amount - fee}
         debit = DebitWallet(
             **common, step=SagaStep.DEBIT_SOURCE, wallet_id=source, fault=debit_fault
         )
@@ -102,6 +106,7 @@ class PlayedOrchestrator:
             step=SagaStep.POST_TRANSFER,
             source_wallet_id=source,
             destination_wallet_id=destination,
+            fee=fee,
             fault=ledger_fault,
         )
         posted = await self._step(self.ledger, posting)
@@ -110,7 +115,7 @@ class PlayedOrchestrator:
             return "compensated"
         assert posted is StepOutcome.POSTED
         credit = CreditWallet(
-            **common, step=SagaStep.CREDIT_DESTINATION, wallet_id=destination, fault=credit_fault
+            **net, step=SagaStep.CREDIT_DESTINATION, wallet_id=destination, fault=credit_fault
         )
         credited = await self._step(self.wallet, credit, timed_out=credit_fault == TIMEOUT)
         if credited is StepOutcome.CREDITED:
@@ -118,7 +123,7 @@ class PlayedOrchestrator:
         if credited is None:
             settled = await self._step(
                 self.wallet,
-                CancelCredit(**common, step=SagaStep.CANCEL_CREDIT, wallet_id=destination),
+                CancelCredit(**net, step=SagaStep.CANCEL_CREDIT, wallet_id=destination),
             )
             assert settled is StepOutcome.CREDIT_CANCELLED
             late = await self._step(self.wallet, credit.model_copy(update={"fault": None}))
@@ -197,3 +202,50 @@ async def test_after_transfers_failures_compensations_and_top_ups_every_wallet_m
     check = await saga.ledger.get_json("/internal/journal/check")
     assert check["balanced"] is True and check["unbalanced"] == []
     assert check["transactions_checked"] > 10
+
+
+async def test_with_platform_fees_the_wallets_and_the_fee_account_hold_what_was_funded(
+    services: PlayedOrchestrator,
+) -> None:
+    """A payment with a fee posts ONE transaction of three entries (payer debit, merchant credit
+    of amount - fee, fees:USD credit); the merchant's wallet is credited net. Completed, refused
+    and compensated payments with fees leave the wallets plus the fee account equal to the
+    top-ups, and every wallet equal to its ledger account."""
+    saga = services
+    wallet = saga.wallet
+
+    async def new_wallet() -> str:
+        response = await wallet.client.post(
+            "/internal/wallets", json={"owner_id": "usr_1", "currency": "USD"}
+        )
+        return str(response.json()["id"])
+
+    payer, merchant, frozen = [await new_wallet() for _ in range(3)]
+    assert await saga.top_up(payer, 10_000) == "completed"
+    assert await saga.transfer(payer, merchant, 1_000, fee=59) == "completed"
+    assert await saga.transfer(payer, merchant, 500, fee=45, ledger_fault=REJECT) == "compensated"
+    assert await saga.transfer(payer, merchant, 300, fee=39, credit_fault=TIMEOUT) == "compensated"
+    await wallet.client.post(f"/internal/wallets/{frozen}/freeze")
+    assert await saga.transfer(payer, frozen, 400, fee=42) == "compensated"
+    results = await asyncio.gather(*(saga.transfer(payer, merchant, 100, fee=33) for _ in range(8)))
+    assert results == ["completed"] * 8
+
+    fees = 59 + 8 * 33
+    balances = await saga.ledger.get_json("/internal/balances")
+    assert balances["system"] == {"funding:USD": -10_000, "fees:USD": fees}
+    held = {
+        w: (await wallet.get_json(f"/internal/wallets/{w}"))["balance"]
+        for w in (payer, merchant, frozen)
+    }
+    assert held == {payer: 10_000 - 1_000 - 800, merchant: 1_000 - 59 + 8 * (100 - 33), frozen: 0}
+    for wallet_id, balance in held.items():
+        assert balances["balances"].get(wallet_id, 0) == balance, wallet_id
+    assert sum(held.values()) + fees == 10_000
+    entries = await saga.ledger.get_json(f"/internal/accounts/{merchant}/entries?limit=100")
+    # The merchant's account is credited net; the posting whose credit timed out is reversed.
+    assert {e["amount"] for e in entries["data"] if e["direction"] == "credit"} == {941, 67, 261}
+    assert [(e["direction"], e["amount"]) for e in entries["data"] if e["kind"] == "reversal"] == [
+        ("debit", 261)
+    ]
+    check = await saga.ledger.get_json("/internal/journal/check")
+    assert check["balanced"] is True

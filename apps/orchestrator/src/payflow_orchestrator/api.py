@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from pymongo.errors import DuplicateKeyError
 
 from payflow_contracts import new_id
 from payflow_contracts.paging import InvalidCursor
@@ -17,7 +16,12 @@ from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind
 from payflow_orchestrator.domain.transfer import IdempotencyKeyReused, Transfer, public_view
 from payflow_orchestrator.fault_rules import FaultRuleStore
-from payflow_orchestrator.refunds import Refunds
+from payflow_orchestrator.refunds import (
+    RefundContention,
+    RefundRefused,
+    Refunds,
+    TransferNotFound,
+)
 from payflow_orchestrator.repository import TransferQuery, TransferRepository
 from payflow_orchestrator.settings import OrchestratorSettings
 from payflow_service import InternalCaller, ProblemError
@@ -64,7 +68,14 @@ class TransferStart(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
     owner_ids: list[str] = Field(min_length=1)
-    refund_of: str | None = None
+
+
+class RefundStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    initiator_id: str = Field(min_length=1)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    amount: int | None = Field(default=None, gt=0, strict=True)
+    """None: all that is left to refund."""
 
 
 def internal_view(transfer: Transfer) -> dict[str, Any]:
@@ -80,33 +91,61 @@ async def start_transfer(
     body: TransferStart,
     response: Response,
     coordinator: Coordinator,
-    refunds: Refunds,
     _: InternalCaller,
 ) -> dict[str, Any]:
     if body.kind != SagaKind.TOP_UP and body.source_wallet_id is None:
         raise ProblemError(422, "validation_error", "source_wallet_id is required")
-    if (body.kind == SagaKind.REFUND) != (body.refund_of is not None):
-        raise ProblemError(422, "validation_error", "refund_of goes with kind refund, and only")
-    request = _request_of(body)
-    if request.refund_of is not None:
-        await refunds.check(request)
-    try:
-        transfer, created = await coordinator.start(request)
-    except IdempotencyKeyReused:
+    if body.kind == SagaKind.REFUND:
+        # A refund is built from its original and reserved on it: POST .../{id}/refunds.
         raise ProblemError(
-            422,
-            "idempotency_key_reused",
-            "This Idempotency-Key already made a different transfer.",
-        ) from None
-    except DuplicateKeyError:
-        # One refund per transfer (a unique index): answer with the refund that exists.
-        existing = await refunds.refund_of(request.refund_of) if request.refund_of else None
-        if existing is None:
-            raise
-        transfer, created = existing, False
+            422, "validation_error", "refunds are started with /internal/transfers/{id}/refunds"
+        )
+    try:
+        transfer, created = await coordinator.start(_request_of(body))
+    except IdempotencyKeyReused:
+        raise _key_reused() from None
     if not created:
         response.status_code = 200
     return internal_view(transfer)
+
+
+def _key_reused() -> ProblemError:
+    return ProblemError(
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key already made a different transfer.",
+    )
+
+
+@router.post("/transfers/{transfer_id}/refunds", status_code=201)
+async def start_refund(
+    transfer_id: str,
+    body: RefundStart,
+    response: Response,
+    refunds: Refunds,
+    _: InternalCaller,
+) -> dict[str, Any]:
+    """Refund `amount` (all that is left when absent) of a completed transfer. 201 with a new
+    refund; 200 with the refund this (initiator, key) already made."""
+    try:
+        refund, created = await refunds.refund(
+            transfer_id, body.initiator_id, body.idempotency_key, body.amount
+        )
+    except TransferNotFound:
+        raise ProblemError(404, "transfer_not_found", "No such transfer.") from None
+    except IdempotencyKeyReused:
+        raise _key_reused() from None
+    except RefundRefused as refused:
+        if refused.code == "refund_exceeds_remaining":
+            raise ProblemError(422, "refund_exceeds_remaining", refused.detail) from None
+        raise ProblemError(422, "transfer_not_refundable", refused.detail) from None
+    except RefundContention:
+        raise ProblemError(
+            409, "conflict", "The transfer kept changing under concurrent refunds; retry."
+        ) from None
+    if not created:
+        response.status_code = 200
+    return internal_view(refund)
 
 
 def _request_of(body: TransferStart) -> TransferRequest:
@@ -121,7 +160,6 @@ def _request_of(body: TransferStart) -> TransferRequest:
         description=body.description,
         metadata=body.metadata,
         owner_ids=body.owner_ids,
-        refund_of=body.refund_of,
     )
 
 
@@ -142,6 +180,7 @@ async def list_transfers(
     wallet_id: str | None = None,
     created_gte: AwareDatetime | None = None,
     created_lte: AwareDatetime | None = None,
+    payment_link_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -151,6 +190,7 @@ async def list_transfers(
         wallet_id=wallet_id,
         created_gte=created_gte,
         created_lte=created_lte,
+        payment_link_id=payment_link_id,
     )
     try:
         items, next_cursor = await transfers.page(query, limit, cursor)

@@ -52,19 +52,26 @@ def command_for(transfer: Transfer, step: SagaStep, faults_enabled: bool) -> Sag
                 **common,
                 source_wallet_id=source,
                 destination_wallet_id=transfer.destination_wallet_id,
+                fee=transfer.fee,
                 fault=instruction,
             )
         case SagaStep.POST_TOP_UP:
             return PostTopUp(**common, wallet_id=transfer.destination_wallet_id, fault=instruction)
         case SagaStep.CREDIT_DESTINATION:
+            # The destination receives the amount less the fee (the fee account has the rest).
             return CreditWallet(
-                **common, wallet_id=transfer.destination_wallet_id, fault=instruction
+                **{**common, "amount": transfer.net_amount},
+                wallet_id=transfer.destination_wallet_id,
+                fault=instruction,
             )
         case SagaStep.REFUND_SOURCE:
             assert source is not None
             return RefundWallet(**common, wallet_id=source)
         case SagaStep.CANCEL_CREDIT:
-            return CancelCredit(**common, wallet_id=transfer.destination_wallet_id)
+            return CancelCredit(
+                **{**common, "amount": transfer.net_amount},
+                wallet_id=transfer.destination_wallet_id,
+            )
         case SagaStep.REVERSE_POSTING:
             posting = (
                 SagaStep.POST_TOP_UP if transfer.kind == SagaKind.TOP_UP else SagaStep.POST_TRANSFER

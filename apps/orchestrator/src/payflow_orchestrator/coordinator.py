@@ -13,8 +13,8 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -63,6 +63,8 @@ EVENT_TYPES: dict[EventKey, str] = {
     "created": "transfer.created",
     "completed": "transfer.completed",
     "failed": "transfer.failed",
+    "refunded": "transfer.refunded",
+    "link_paid": "payment_link.paid",
 }
 
 
@@ -95,6 +97,19 @@ class TransferRequest:
     metadata: dict[str, str]
     owner_ids: list[str]
     refund_of: str | None = None
+    transfer_id: str | None = None
+    """The saga's id when chosen beforehand (a reservation names its child saga)."""
+    fee: int = 0
+    """The platform's fee out of `amount` (payment-link payments)."""
+    payment_link_id: str | None = None
+
+
+def request_to_json(request: TransferRequest) -> dict[str, Any]:
+    return {**asdict(request), "kind": request.kind.value}
+
+
+def request_from_json(data: Mapping[str, Any]) -> TransferRequest:
+    return TransferRequest(**{**data, "kind": SagaKind(data["kind"])})
 
 
 def _now() -> datetime:
@@ -138,13 +153,19 @@ class TransferCoordinator:
         self._unflushed: dict[str, set[EventKey]] = {}
         self._flushing: dict[str, set[EventKey]] = {}
         """Flags taken by a flush whose write has not returned yet: still known published."""
+        # Settles the reservation a child saga (a refund, a link payment) was started under, once
+        # the saga is terminal; the reservation keeper sweeps whatever a crash leaves unsettled.
+        self._settle: Callable[[Transfer], Awaitable[bool]] | None = None
+
+    def settle_terminal_with(self, settle: Callable[[Transfer], Awaitable[bool]]) -> None:
+        self._settle = settle
 
     # ------------------------------------------------------------ starting a saga
 
     async def start(self, request: TransferRequest) -> tuple[Transfer, bool]:
         """Open and persist a saga, then send its first command. Returns (transfer, created);
         a repeated (initiator, idempotency key) returns the existing transfer, created=False."""
-        transfer_id = new_id("tr")
+        transfer_id = request.transfer_id or new_id("tr")
         rules: list[FaultRule] = []
         if self._faults_enabled:
             rules = await self._fault_rules.for_owner(request.initiator_id)
@@ -166,6 +187,8 @@ class TransferCoordinator:
             traceparent=traceparent,
             faults=faults_for(rules, transfer_id, request.kind, request.metadata),
             refund_of=request.refund_of,
+            fee=request.fee,
+            payment_link_id=request.payment_link_id,
         )
         try:
             await self._transfers.add(transfer)
@@ -186,6 +209,11 @@ class TransferCoordinator:
         await self._send(transfer, step)
         await self._announce(transfer)
         return transfer, True
+
+    async def start_child(self, request: Mapping[str, Any]) -> Transfer:
+        """Start the saga a reservation holds (`reservations.ChildStarter`)."""
+        transfer, _ = await self.start(request_from_json(request))
+        return transfer
 
     # ------------------------------------------------------------ replies
 
@@ -306,15 +334,31 @@ class TransferCoordinator:
             metrics.COMPENSATIONS.labels(step.value).inc()
 
     async def _publish_events(self, transfer: Transfer) -> Transfer:
-        """Publish the events the saga owes; the flags follow in the next batch (see init)."""
-        for key in transfer.pending_events():
+        """Publish the events the saga owes; the flags follow in the next batch (see init).
+
+        A terminal child saga settles its reservation first, so that an event about its parent
+        (`transfer.refunded`) shows the parent with this child counted."""
+        pending = transfer.pending_events()
+        if pending and transfer.is_terminal and self._settle is not None:
+            try:
+                await self._settle(transfer)
+            except Exception:  # the reservation keeper settles it later
+                logger.warning("settling %s's reservation failed", transfer.id, exc_info=True)
+        for key in pending:
             event_type = EVENT_TYPES[key]
+            about, view = transfer, public_view(transfer)
+            if key == "refunded" and transfer.refund_of:
+                original = await self._transfers.get(transfer.refund_of)
+                if original is None:
+                    logger.error("refund %s of an unknown transfer", transfer.id)
+                else:
+                    about, view = original, public_view(original)
             event = TransferEvent(
                 event_id=transfer_event_id(transfer.id, event_type),
                 event_type=event_type,
-                transfer_id=transfer.id,
+                transfer_id=about.id,
                 owner_ids=transfer.owner_ids,
-                transfer=public_view(transfer),
+                transfer=view,
             )
             await self._publisher.publish(
                 self._streams.transfer_events,

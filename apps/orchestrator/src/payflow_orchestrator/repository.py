@@ -39,6 +39,7 @@ class TransferQuery:
     wallet_id: str | None = None
     created_gte: datetime | None = None
     created_lte: datetime | None = None
+    payment_link_id: str | None = None
 
 
 class TransferRepository(Protocol):
@@ -108,13 +109,27 @@ class TransferDocument(Document):
             IndexModel([("due_at_ms", ASCENDING)], name="by_due_at"),
             IndexModel([("owes_events_since_ms", ASCENDING)], name="by_owed_events"),
             IndexModel([("position", DESCENDING)], name="by_position"),
+            IndexModel([("reservations_due_ms", ASCENDING)], name="by_reservations_due"),
             IndexModel(
-                [("refund_of", ASCENDING)],
-                unique=True,
-                partialFilterExpression={"refund_of": {"$type": "string"}},
-                name="one_refund_per_transfer",
+                [("payment_link_id", ASCENDING), ("position", DESCENDING)],
+                partialFilterExpression={"payment_link_id": {"$type": "string"}},
+                name="by_payment_link",
             ),
         ]
+
+
+# Fields of a transfer that only the refund book writes (`refund_book.py`): the saga's own
+# compare-and-set leaves them as stored, so a refund reserved meanwhile is never overwritten.
+REFUND_FIELDS = (
+    "refund_reserved",
+    "refunded_amount",
+    "refund_ids",
+    "reservations",
+    "reservations_open",
+)
+RETIRED_INDEXES = ("one_refund_per_transfer",)
+"""Indexes of earlier versions to drop at start: one refund per transfer gave way to partial
+refunds reserved on the original (docs/phases/PHASE-9-MERCHANT-PAYMENTS.md)."""
 
 
 def millis(moment: datetime) -> int:
@@ -138,7 +153,7 @@ def _to_document(transfer: Transfer) -> dict[str, Any]:
 def _from_document(data: dict[str, Any]) -> Transfer:
     data = dict(data)
     data["id"] = data.pop("_id")
-    for derived in ("position", "due_at_ms", "owes_events_since_ms"):
+    for derived in ("position", "due_at_ms", "owes_events_since_ms", "reservations_due_ms"):
         data.pop(derived, None)
     return Transfer.model_validate(data)
 
@@ -175,6 +190,8 @@ class MongoTransferRepository:
     ) -> bool:
         fields = _to_document(transfer)
         fields.pop("_id")
+        for owned_elsewhere in REFUND_FIELDS:
+            fields.pop(owned_elsewhere)
         events = fields.pop("events")
         # Event flags flip to "published" outside the version check, so a transition sets only
         # the flags it adds and never resets one published meanwhile.
@@ -249,6 +266,8 @@ class MongoTransferRepository:
                     ]
                 }
             )
+        if query.payment_link_id:
+            clauses.append({"payment_link_id": query.payment_link_id})
         if query.created_gte:
             clauses.append({"position": {"$gte": list_position(query.created_gte)}})
         if query.created_lte:
@@ -272,6 +291,12 @@ class MongoTransferRepository:
 
     async def _count(self, query: dict[str, Any]) -> int:
         return len([d async for d in self._collection.find(query, projection={"_id": 1})])
+
+    async def drop_retired_indexes(self) -> None:
+        existing = {index["name"] async for index in await self._collection.list_indexes()}
+        for name in RETIRED_INDEXES:
+            if name in existing:
+                await self._collection.drop_index(name)
 
     async def backfill_work_fields(self) -> int:
         """Give sagas stored before `due_at_ms` existed their work fields (once, at start)."""
@@ -301,6 +326,11 @@ class InMemoryTransferRepository:
 
     def __init__(self) -> None:
         self._items: dict[str, Transfer] = {}
+
+    @property
+    def items(self) -> dict[str, Transfer]:
+        """The stored sagas by id (the in-memory refund book writes its fields here)."""
+        return self._items
 
     async def add(self, transfer: Transfer) -> None:
         existing = await self.find_by_key(transfer.initiator_id, transfer.idempotency_key)
@@ -332,7 +362,8 @@ class InMemoryTransferRepository:
             events[key] = transfer.events[key]
         for key in published_events:
             events[key] = "published"
-        self._items[transfer.id] = transfer.model_copy(update={"events": events})
+        kept = {name: getattr(current, name) for name in REFUND_FIELDS}
+        self._items[transfer.id] = transfer.model_copy(update={"events": events, **kept})
         return True
 
     async def mark_event_published(self, transfer_id: str, key: EventKey) -> None:
@@ -370,6 +401,7 @@ class InMemoryTransferRepository:
                     not query.wallet_id
                     or query.wallet_id in (t.source_wallet_id, t.destination_wallet_id)
                 )
+                and (not query.payment_link_id or t.payment_link_id == query.payment_link_id)
                 and (
                     not query.created_gte
                     or list_position(t.created_at, t.id) >= list_position(query.created_gte)

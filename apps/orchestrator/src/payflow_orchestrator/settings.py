@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
+from payflow_orchestrator.domain.fees import FeePlan, FeeTerms
 from payflow_orchestrator.domain.transfer import TimingPolicy
 from payflow_settings import BusSettings
 
@@ -23,6 +24,26 @@ class OrchestratorSettings(BusSettings):
     max_fault_rules_per_user: int = Field(default=20, ge=1)
     """Sandbox fault rules one user may hold; one more is refused with 409 `quota_exceeded`
     (exactly, however many are added at once)."""
+
+    reservation_grace_s: float = Field(default=10.0, gt=0)
+    """How long a reservation (a refund's share, a link held for its payer) may wait for the
+    request that made it to start its saga before the keeper starts the saga itself; also how
+    often the keeper looks again at reservations whose saga is still running."""
+
+    fee_plan: dict[str, FeeTerms] = Field(
+        default_factory=lambda: {
+            "USD": FeeTerms(basis_points=290, fixed=30),
+            "EUR": FeeTerms(basis_points=290, fixed=25),
+            "GBP": FeeTerms(basis_points=290, fixed=20),
+        }
+    )
+    """The platform's fee on payment-link payments, per currency: basis points of the amount
+    (rounded half up) plus fixed minor units. JSON, e.g.
+    `PAYFLOW_FEE_PLAN='{"USD": {"basis_points": 290, "fixed": 30}}'`; a currency left out pays
+    no fee (`{}`: no fees at all)."""
+
+    def fees(self) -> FeePlan:
+        return FeePlan(terms=self.fee_plan)
 
     def timing_policy(self) -> TimingPolicy:
         return TimingPolicy(

@@ -114,7 +114,7 @@ async def test_another_owner_sees_404_for_every_endpoint_call(service: Service) 
     [
         {"url": "ftp://hooks.example.com/", "event_types": ["*"]},
         {"url": "not a url", "event_types": ["*"]},
-        {"url": "https://hooks.example.com/", "event_types": ["transfer.refunded"]},
+        {"url": "https://hooks.example.com/", "event_types": ["transfer.disputed"]},
         {"url": "https://hooks.example.com/", "event_types": []},
         {"url": "https://hooks.example.com/", "event_types": ["*", "transfer.failed"]},
         {"url": "https://hooks.example.com/"},

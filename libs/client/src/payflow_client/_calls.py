@@ -131,10 +131,13 @@ def create_transfer(
     )
 
 
-def refund_transfer(transfer_id: str, idempotency_key: str | None, wait: float | None) -> Call:
+def refund_transfer(
+    transfer_id: str, idempotency_key: str | None, wait: float | None, amount: int | None = None
+) -> Call:
     return Call(
         "POST",
         f"/v1/transfers/{transfer_id}/refund",
+        json={"amount": amount} if amount is not None else None,
         headers=prefer_wait(wait),
         money=True,
         idempotency_key=idempotency_key,

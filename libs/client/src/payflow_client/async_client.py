@@ -358,10 +358,15 @@ class AsyncTransfersResource(_AsyncResource):
         )
 
     async def refund(
-        self, transfer_id: str, *, idempotency_key: str | None = None, wait: float | None = None
+        self,
+        transfer_id: str,
+        *,
+        amount: int | None = None,
+        idempotency_key: str | None = None,
+        wait: float | None = None,
     ) -> Transfer:
         return await self._client.request(
-            _calls.refund_transfer(transfer_id, idempotency_key, wait), Transfer
+            _calls.refund_transfer(transfer_id, idempotency_key, wait, amount), Transfer
         )
 
     async def stream(
@@ -425,10 +430,15 @@ class AsyncTransfersResource(_AsyncResource):
 
 class AsyncRefundsResource(_AsyncResource):
     async def create(
-        self, transfer_id: str, *, idempotency_key: str | None = None, wait: float | None = None
+        self,
+        transfer_id: str,
+        *,
+        amount: int | None = None,
+        idempotency_key: str | None = None,
+        wait: float | None = None,
     ) -> Transfer:
         return await self._client.transfers.refund(
-            transfer_id, idempotency_key=idempotency_key, wait=wait
+            transfer_id, amount=amount, idempotency_key=idempotency_key, wait=wait
         )
 
 

@@ -375,11 +375,17 @@ class TransfersResource(_Resource):
         )
 
     def refund(
-        self, transfer_id: str, *, idempotency_key: str | None = None, wait: float | None = None
+        self,
+        transfer_id: str,
+        *,
+        amount: int | None = None,
+        idempotency_key: str | None = None,
+        wait: float | None = None,
     ) -> Transfer:
-        """Returns a completed transfer's money to its sender (by its recipient): the refund."""
+        """Returns part (`amount`) or all that is left of a completed transfer to its sender (by
+        its recipient): the refund. Each idempotency key is one refund."""
         return self._client.request(
-            _calls.refund_transfer(transfer_id, idempotency_key, wait), Transfer
+            _calls.refund_transfer(transfer_id, idempotency_key, wait, amount), Transfer
         )
 
     def stream(self, transfer_id: str, *, deadline: float | None = None) -> Iterator[Transfer]:
@@ -444,11 +450,16 @@ class TransfersResource(_Resource):
 
 class RefundsResource(_Resource):
     def create(
-        self, transfer_id: str, *, idempotency_key: str | None = None, wait: float | None = None
+        self,
+        transfer_id: str,
+        *,
+        amount: int | None = None,
+        idempotency_key: str | None = None,
+        wait: float | None = None,
     ) -> Transfer:
         """The refund of a completed transfer (see `transfers.refund`)."""
         return self._client.transfers.refund(
-            transfer_id, idempotency_key=idempotency_key, wait=wait
+            transfer_id, amount=amount, idempotency_key=idempotency_key, wait=wait
         )
 
 

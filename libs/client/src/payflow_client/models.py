@@ -10,9 +10,9 @@ values are listed in the constants below.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -20,7 +20,13 @@ TERMINAL_STATUSES = frozenset({"completed", "failed"})
 """A transfer in one of these public statuses never changes again."""
 
 TRANSFER_STATUSES = ("pending", "processing", "completed", "failed")
-EVENT_TYPES = ("transfer.created", "transfer.completed", "transfer.failed")
+EVENT_TYPES = (
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+    "transfer.refunded",
+    "payment_link.paid",
+)
 
 
 class Resource(BaseModel):
@@ -121,6 +127,26 @@ class Transfer(Resource):
     history: list[HistoryEntry]
     trace_id: str | None
     refund_of: str | None
+    # Defaults for the fields of merchant payments (phase 9): events stored before them, and
+    # replayed later, carry transfers without them.
+    payment_link_id: str | None = Field(
+        default=None, description="For a payment of a payment link: the link"
+    )
+    fee: int = Field(default=0, description="The platform's fee out of `amount` (payment links)")
+    net_amount: int = Field(description="What the destination received: `amount - fee`")
+    refunded_amount: int = Field(
+        default=0, description="The sum of this transfer's completed refunds"
+    )
+    refunds: list[str] = Field(
+        default_factory=list, description="Every refund started for this transfer, oldest first"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _net_amount_of_older_transfers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "net_amount" not in data and "amount" in data:
+            return {**data, "net_amount": data["amount"] - data.get("fee", 0)}
+        return data
 
     @property
     def is_terminal(self) -> bool:
@@ -192,11 +218,23 @@ class BalanceMismatch(Resource):
     ledger_balance: int
 
 
+class CurrencyTotals(Resource):
+    """Money conservation in one currency: wallets + fees = funded."""
+
+    currency: str
+    wallets: int
+    fees: int
+    funded: int
+    conserved: bool
+
+
 class Reconciliation(Resource):
     ok: bool
     wallets_checked: int
     mismatches: list[BalanceMismatch]
     ledger_balanced: bool
+    money_conserved: bool
+    currencies: list[CurrencyTotals]
     stuck_transfers: int
 
 

@@ -7,12 +7,23 @@ from typing import Any, Literal
 
 from payflow_contracts.envelope import MessagePayload
 
-TransferEventType = Literal["transfer.created", "transfer.completed", "transfer.failed"]
+TransferEventType = Literal[
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+    "transfer.refunded",
+    "payment_link.paid",
+]
 TRANSFER_EVENT_TYPES: tuple[TransferEventType, ...] = (
     "transfer.created",
     "transfer.completed",
     "transfer.failed",
+    "transfer.refunded",
+    "payment_link.paid",
 )
+"""`transfer.refunded` is about the transfer a refund returned (its `refunded_amount` counts the
+refund); its id derives from the refund, so each refund gets its own event. `payment_link.paid` is
+about a completed payment of a payment link (the transfer, with its `payment_link_id`)."""
 
 
 def transfer_event_id(transfer_id: str, event_type: str) -> str:

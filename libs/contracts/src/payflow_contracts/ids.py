@@ -6,7 +6,7 @@ import secrets
 import time
 
 PREFIXES = frozenset(
-    {"usr", "wal", "tr", "evt", "we", "del", "key", "msg", "jtx", "acc", "flt", "rt"}
+    {"usr", "wal", "tr", "evt", "we", "del", "key", "msg", "jtx", "acc", "flt", "rt", "pl"}
 )
 
 

@@ -12,6 +12,9 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 PositiveMinorUnits = Annotated[StrictInt, Field(gt=0)]
 """A strictly positive integer amount: JSON floats, strings and booleans are refused."""
 
+NonNegativeMinorUnits = Annotated[StrictInt, Field(ge=0)]
+"""Zero or more minor units (a fee)."""
+
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from payflow_contracts.envelope import MessagePayload
-from payflow_contracts.money import CurrencyCode, PositiveMinorUnits
+from payflow_contracts.money import CurrencyCode, NonNegativeMinorUnits, PositiveMinorUnits
 
 
 class SagaStep(StrEnum):
@@ -102,9 +102,13 @@ class CancelCredit(SagaCommand):
 
 
 class PostTransfer(SagaCommand):
+    """Posts `amount` out of the source; the destination receives `amount - fee` and the
+    currency's fee account `fee` (one journal transaction, three entries when there is a fee)."""
+
     MESSAGE_TYPE = "ledger.post_transfer.v1"
     source_wallet_id: str
     destination_wallet_id: str
+    fee: NonNegativeMinorUnits = 0
 
 
 class PostTopUp(SagaCommand):

@@ -14,7 +14,7 @@ class RequestClass(StrEnum):
     AUTH = "auth"
     """Login, registration, refresh, logout: per client address (login also per email)."""
     MONEY = "money"
-    """Requests that move money: transfers, top-ups, refunds."""
+    """Requests that move money: transfers, top-ups, refunds, payment-link payments."""
     READS = "reads"
     """Everything else under /v1: reads, and writes that move no money."""
 
@@ -22,11 +22,16 @@ class RequestClass(StrEnum):
 AUTH_PATHS = frozenset(
     {"/v1/auth/login", "/v1/auth/register", "/v1/auth/refresh", "/v1/auth/logout"}
 )
-_MONEY_PATH = re.compile(r"/v1/transfers|/v1/transfers/[^/]+/refund|/v1/wallets/[^/]+/top-ups")
+_MONEY_PATH = re.compile(
+    r"/v1/transfers|/v1/transfers/[^/]+/refund|/v1/wallets/[^/]+/top-ups"
+    r"|/v1/payment-links/[^/]+/pay"
+)
 
 
 def classify(method: str, path: str) -> RequestClass | None:
     """The budget a request draws on; None for what is not rate limited (health, metrics, docs)."""
+    if path.startswith("/pay/"):
+        return RequestClass.READS  # the public pay pages: per client address
     if not path.startswith("/v1/"):
         return None
     if method == "POST" and path in AUTH_PATHS:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from payflow_gateway.auth.dependencies import AdminUser, CurrentUser
+from payflow_gateway.domain.reconciliation import currency_totals
 from payflow_gateway.payments.deps import Services, sandbox_only
 from payflow_gateway.payments.schemas import FaultCreate, problems
 from payflow_gateway.payments.transfers_api import public_transfer
@@ -33,8 +34,9 @@ async def admin_transfer(transfer_id: str, _: AdminUser, services: Services) -> 
 
 @admin_router.get("/reconciliation", responses=problems(403))
 async def reconciliation(_: AdminUser, services: Services) -> dict[str, Any]:
-    """Every wallet against its ledger account, the journal's balance, and stuck sagas."""
-    wallets, balances, journal, stuck = await asyncio.gather(
+    """Every wallet against its ledger account, the journal's balance, money conservation per
+    currency (wallets + fees = top-ups funded), and stuck sagas."""
+    wallets, (balances, system), journal, stuck = await asyncio.gather(
         services.all_wallets(),
         services.ledger_balances(),
         services.journal_check(),
@@ -50,11 +52,24 @@ async def reconciliation(_: AdminUser, services: Services) -> dict[str, Any]:
         if wallet["balance"] != balances.get(wallet["id"], 0)
     ]
     ledger_balanced = bool(journal["balanced"])
+    totals = currency_totals(((w["currency"], int(w["balance"])) for w in wallets), system)
+    conserved = all(t.conserved for t in totals)
     return {
-        "ok": not mismatches and ledger_balanced and stuck == 0,
+        "ok": not mismatches and ledger_balanced and conserved and stuck == 0,
         "wallets_checked": len(wallets),
         "mismatches": mismatches,
         "ledger_balanced": ledger_balanced,
+        "money_conserved": conserved,
+        "currencies": [
+            {
+                "currency": t.currency,
+                "wallets": t.wallets,
+                "fees": t.fees,
+                "funded": t.funded,
+                "conserved": t.conserved,
+            }
+            for t in totals
+        ],
         "stuck_transfers": stuck,
     }
 

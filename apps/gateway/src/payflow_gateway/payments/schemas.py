@@ -47,6 +47,15 @@ class TransferCreate(BaseModel):
         return plain_keys(value)
 
 
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    amount: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        description="Minor units to return; absent: all that is left to refund",
+    )
+
+
 class TopUpCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     amount: StrictInt = Field(gt=0, description="Minor units (cents); a JSON integer")

@@ -14,10 +14,14 @@ from payflow_gateway.internal_http import call_service, refusal
 class PaymentServices(Protocol):
     async def all_wallets(self) -> list[dict[str, Any]]: ...
     async def start_transfer(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def start_refund(self, transfer_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
     async def transfer(self, transfer_id: str) -> dict[str, Any] | None: ...
     async def transfers(self, params: dict[str, Any]) -> dict[str, Any]: ...
     async def stuck_sagas(self) -> int: ...
-    async def ledger_balances(self) -> dict[str, int]: ...
+    async def ledger_balances(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(wallet accounts, system accounts: `funding:<CUR>` and `fees:<CUR>`)."""
+        ...
+
     async def journal_check(self) -> dict[str, Any]: ...
     async def add_fault(self, body: dict[str, Any]) -> dict[str, Any]: ...
     async def faults(self, owner_id: str) -> list[dict[str, Any]]: ...
@@ -58,6 +62,14 @@ class HttpPaymentServices:
             raise refusal(response)  # e.g. 422 idempotency_key_reused, with its code
         return response.json()  # type: ignore[no-any-return]
 
+    async def start_refund(self, transfer_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._orchestrator_call(
+            "POST", f"/internal/transfers/{segment(transfer_id)}/refunds", json=body
+        )
+        if response.status_code >= 400:
+            raise refusal(response)  # 422 refund_exceeds_remaining, transfer_not_refundable, ...
+        return response.json()  # type: ignore[no-any-return]
+
     async def transfer(self, transfer_id: str) -> dict[str, Any] | None:
         if not is_id(transfer_id, "tr"):
             return None
@@ -80,10 +92,14 @@ class HttpPaymentServices:
         response.raise_for_status()
         return int(response.json()["stuck_transfers"])
 
-    async def ledger_balances(self) -> dict[str, int]:
+    async def ledger_balances(self) -> tuple[dict[str, int], dict[str, int]]:
         response = await call_service(self._ledger, "ledger", "GET", "/internal/balances")
         response.raise_for_status()
-        return {k: int(v) for k, v in response.json()["balances"].items()}
+        body = response.json()
+        return (
+            {k: int(v) for k, v in body["balances"].items()},
+            {k: int(v) for k, v in body.get("system", {}).items()},
+        )
 
     async def journal_check(self) -> dict[str, Any]:
         response = await call_service(self._ledger, "ledger", "GET", "/internal/journal/check")

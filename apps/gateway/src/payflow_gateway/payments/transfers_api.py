@@ -17,7 +17,12 @@ from payflow_gateway.payments.deps import Idempotency, Live, Services, Settings,
 from payflow_gateway.payments.idempotency_keys import MAX_KEY_LENGTH
 from payflow_gateway.payments.idempotent import run_idempotently
 from payflow_gateway.payments.live_transfers import LiveTransfers
-from payflow_gateway.payments.schemas import TopUpCreate, TransferCreate, problems
+from payflow_gateway.payments.schemas import (
+    RefundCreate,
+    TopUpCreate,
+    TransferCreate,
+    problems,
+)
 from payflow_gateway.throttling.composition import Streams
 from payflow_service import ProblemError
 from payflow_settings import ServiceSettings
@@ -230,7 +235,7 @@ async def create_top_up(
     status_code=202,
     responses={200: TERMINAL_ANSWER, **problems(400, 404, 409, 422)},
     openapi_extra=MONEY_ROUTE,
-    summary="Return a completed transfer's money to its sender (by its recipient); a saga",
+    summary="Return part or all of a completed transfer to its sender (by its recipient); a saga",
 )
 async def refund_transfer(
     transfer_id: str,
@@ -239,11 +244,17 @@ async def refund_transfer(
     services: Services,
     wallets: Wallets,
     idempotency: Idempotency,
+    settings: Settings,
     live: Live,
+    body: RefundCreate | None = None,
 ) -> JSONResponse:
-    """Only the recipient may refund, only a completed transfer, and at most once: asking again
-    answers with the refund already made. A refund the recipient cannot fund fails like a
-    transfer (`insufficient_funds`) and stays the transfer's refund."""
+    """Only the recipient may refund, only a completed transfer. Each Idempotency-Key is one
+    refund of `amount` (default: all that is left); partial refunds follow each other until the
+    original amount is used up (`refund_exceeds_remaining` past it). A refund that fails gives
+    its share back."""
+    amount = body.amount if body is not None else None
+    if amount is not None:
+        _check_amount(amount, settings)
     wait = _wait_seconds(request)
 
     async def work() -> tuple[int, dict[str, Any]]:
@@ -257,26 +268,19 @@ async def refund_transfer(
             raise ProblemError(
                 422, "transfer_not_refundable", "Only a completed transfer can be refunded."
             )
-        refund = await services.start_transfer(
+        refund = await services.start_refund(
+            transfer_id,
             {
                 "initiator_id": user.id,
-                # One refund per transfer: the orchestrator keeps one saga per (user, key). The
-                # space keeps this key apart from every client key (printable, no spaces).
-                "idempotency_key": f"refund of {transfer_id}",
-                "kind": "refund",
-                "source_wallet_id": original["destination_wallet_id"],
-                "destination_wallet_id": original["source_wallet_id"],
-                "amount": original["amount"],
-                "currency": original["currency"],
-                "description": f"refund of {transfer_id}",
-                "metadata": {},
-                "owner_ids": original["owner_ids"],
-                "refund_of": transfer_id,
-            }
+                "idempotency_key": request.headers["idempotency-key"],
+                "amount": amount,
+            },
         )
         return await _answer(services, live, refund, wait)
 
-    return await run_idempotently(request, idempotency, user.id, {"refund": transfer_id}, work)
+    return await run_idempotently(
+        request, idempotency, user.id, {"refund": transfer_id, "amount": amount}, work
+    )
 
 
 async def _owned_transfer(services: Services, transfer_id: str, user_id: str) -> dict[str, Any]:
@@ -309,6 +313,7 @@ async def list_transfers(
     wallet_id: str | None = None,
     created_gte: AwareDatetime | None = None,
     created_lte: AwareDatetime | None = None,
+    payment_link_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -316,6 +321,7 @@ async def list_transfers(
     for name, value in (
         ("status", status),
         ("wallet_id", wallet_id),
+        ("payment_link_id", payment_link_id),
         ("created_gte", created_gte.isoformat() if created_gte else None),
         ("created_lte", created_lte.isoformat() if created_lte else None),
         ("cursor", cursor),

@@ -17,7 +17,14 @@ from payflow_gateway.payments.schemas import problems
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
-EventType = Literal["transfer.created", "transfer.completed", "transfer.failed", "*"]
+EventType = Literal[
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+    "transfer.refunded",
+    "payment_link.paid",
+    "*",
+]
 COMPONENT_KEY = "webhooks_client"
 
 
@@ -156,7 +163,14 @@ async def retry_delivery(delivery_id: str, user: CurrentUser, client: Client) ->
 async def list_events(
     user: CurrentUser,
     client: Client,
-    type: Literal["transfer.created", "transfer.completed", "transfer.failed"] | None = None,
+    type: Literal[
+        "transfer.created",
+        "transfer.completed",
+        "transfer.failed",
+        "transfer.refunded",
+        "payment_link.paid",
+    ]
+    | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:

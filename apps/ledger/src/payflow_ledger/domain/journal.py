@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 FUNDING_PREFIX = "funding:"
+FEES_PREFIX = "fees:"
 
 
 class Direction(StrEnum):
@@ -33,6 +34,7 @@ class TransactionKind(StrEnum):
 class AccountKind(StrEnum):
     WALLET = "wallet"
     FUNDING = "funding"
+    FEES = "fees"
 
 
 def funding_account(currency: str) -> str:
@@ -40,8 +42,17 @@ def funding_account(currency: str) -> str:
     return f"{FUNDING_PREFIX}{currency}"
 
 
+def fee_account(currency: str) -> str:
+    """The platform's revenue account of `currency`: the fees of payments are credited here."""
+    return f"{FEES_PREFIX}{currency}"
+
+
 def account_kind(account_id: str) -> AccountKind:
-    return AccountKind.FUNDING if account_id.startswith(FUNDING_PREFIX) else AccountKind.WALLET
+    if account_id.startswith(FUNDING_PREFIX):
+        return AccountKind.FUNDING
+    if account_id.startswith(FEES_PREFIX):
+        return AccountKind.FEES
+    return AccountKind.WALLET
 
 
 def utc_now() -> datetime:
@@ -97,17 +108,29 @@ class JournalTransaction:
 
 
 def transfer_transaction(
-    transaction_id: str, source: str, destination: str, amount: int, currency: str
+    transaction_id: str,
+    source: str,
+    destination: str,
+    amount: int,
+    currency: str,
+    fee: int = 0,
 ) -> JournalTransaction:
-    """Money leaves the source wallet's account and reaches the destination's."""
+    """Money leaves the source wallet's account and reaches the destination's; with a fee, the
+    destination receives `amount - fee` and the currency's fee account `fee`: one transaction,
+    three entries, balanced."""
+    if not 0 <= fee < amount:
+        raise ValueError("a fee is at least 0 and less than the amount")
+    entries = [
+        Entry(source, Direction.DEBIT, amount),
+        Entry(destination, Direction.CREDIT, amount - fee),
+    ]
+    if fee:
+        entries.append(Entry(fee_account(currency), Direction.CREDIT, fee))
     return JournalTransaction(
         id=transaction_id,
         kind=TransactionKind.TRANSFER,
         currency=currency,
-        entries=(
-            Entry(source, Direction.DEBIT, amount),
-            Entry(destination, Direction.CREDIT, amount),
-        ),
+        entries=tuple(entries),
     )
 
 
@@ -166,3 +189,9 @@ def check_journal(transactions: Iterable[JournalTransaction]) -> JournalCheck:
 def wallet_balances(accounts: Iterable[Account], totals: Mapping[str, int]) -> dict[str, int]:
     """The balance of every wallet account, 0 for one opened without postings."""
     return {a.id: totals.get(a.id, 0) for a in accounts if a.kind is AccountKind.WALLET}
+
+
+def system_balances(accounts: Iterable[Account], totals: Mapping[str, int]) -> dict[str, int]:
+    """The balance of every system account: `funding:<CUR>` (minus the top-ups it funded) and
+    `fees:<CUR>` (the fees it earned)."""
+    return {a.id: totals.get(a.id, 0) for a in accounts if a.kind is not AccountKind.WALLET}

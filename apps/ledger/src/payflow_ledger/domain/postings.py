@@ -17,6 +17,7 @@ from payflow_contracts.saga import SagaStep, StepOutcome, operation_id
 from payflow_ledger.domain.journal import (
     JournalTransaction,
     TransactionKind,
+    fee_account,
     funding_account,
     reversal_of,
     top_up_transaction,
@@ -98,10 +99,16 @@ class PostingRequest:
     destination: str
     source: str | None = None
     fault_reject: bool = False
+    fee: int = 0
+    """Of `amount`, what the currency's fee account receives instead of the destination."""
 
     def __post_init__(self) -> None:
         if self.amount <= 0:
             raise ValueError("a posting moves a strictly positive amount")
+        if not 0 <= self.fee < self.amount:
+            raise ValueError("a fee is at least 0 and less than the amount")
+        if self.fee and self.source is None:
+            raise ValueError("only a transfer carries a fee")
         if (self.kind is TransactionKind.TRANSFER) != (self.source is not None):
             raise ValueError("a transfer has a source account and a top-up has none")
         if self.kind is TransactionKind.REVERSAL:
@@ -115,7 +122,8 @@ class PostingRequest:
     def accounts(self) -> tuple[str, ...]:
         """The accounts the posting touches, each of which must be in the posting's currency."""
         if self.source is not None:
-            return (self.source, self.destination)
+            fees = (fee_account(self.currency),) if self.fee else ()
+            return (self.source, self.destination, *fees)
         return (funding_account(self.currency), self.destination)
 
 
@@ -138,7 +146,12 @@ def decide_posting(
         return refused(LedgerVerdict.CURRENCY_MISMATCH)
     if request.source is not None:
         transaction = transfer_transaction(
-            transaction_id, request.source, request.destination, request.amount, request.currency
+            transaction_id,
+            request.source,
+            request.destination,
+            request.amount,
+            request.currency,
+            request.fee,
         )
     else:
         transaction = top_up_transaction(

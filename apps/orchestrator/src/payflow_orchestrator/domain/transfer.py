@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_orchestrator.domain.reservations import Reservation
 from payflow_orchestrator.domain.saga_machine import (
     FailureCode,
     SagaEvent,
@@ -30,7 +31,10 @@ from payflow_orchestrator.domain.saga_machine import (
     public_status,
 )
 
-EventKey = Literal["created", "completed", "failed"]
+EventKey = Literal["created", "completed", "failed", "refunded", "link_paid"]
+EVENT_KEYS: tuple[EventKey, ...] = ("created", "completed", "failed", "refunded", "link_paid")
+"""Domain events a saga may owe; `refunded` is owed by a refund saga that completed (the event is
+about the transfer it refunds), `link_paid` by a completed payment of a payment link."""
 
 FAILURE_MESSAGES: dict[FailureCode, str] = {
     FailureCode.INSUFFICIENT_FUNDS: "The source wallet does not hold enough funds.",
@@ -112,6 +116,10 @@ class Transfer(BaseModel):
     owner_ids: list[str]
     refund_of: str | None = None
     """For a refund saga: the completed transfer whose money it returns."""
+    fee: int = Field(default=0, ge=0)
+    """The platform's fee out of `amount`: the destination is credited `amount - fee`."""
+    payment_link_id: str | None = None
+    """For a payment of a payment link: the link."""
     request_fingerprint: str = ""
     state: SagaState
     version: int = 0
@@ -128,11 +136,27 @@ class Transfer(BaseModel):
     traceparent: str | None = None
     faults: dict[str, StepFault] = Field(default_factory=dict)
     events: dict[str, str] = Field(default_factory=dict)
-    """Domain events owed by this saga: "created"/"completed"/"failed" -> "pending"|"published"."""
+    """Domain events owed by this saga: an `EVENT_KEYS` key -> "pending"|"published"."""
+    # Refunds of this transfer (written only by the refund book, never by the saga's own
+    # compare-and-set: see `domain/refunds.py` and `domain/reservations.py`).
+    refund_reserved: int = 0
+    """Completed plus in-flight refunds: never more than `amount`."""
+    refunded_amount: int = 0
+    """Completed refunds."""
+    refund_ids: list[str] = Field(default_factory=list)
+    """Every refund saga started for this transfer, oldest first."""
+    reservations: dict[str, Reservation] = Field(default_factory=dict)
+    """Refunds reserved and not yet settled, by slot."""
+    reservations_open: int = 0
 
     @property
     def awaited_step(self) -> SagaStep | None:
         return awaited_step(self.state)
+
+    @property
+    def net_amount(self) -> int:
+        """What the destination receives: the amount less the platform's fee."""
+        return self.amount - self.fee
 
     def answers(self, fingerprint: str) -> bool:
         """True when a repeated request with this saga's key is the request that made it."""
@@ -149,9 +173,7 @@ class Transfer(BaseModel):
         return None
 
     def pending_events(self) -> list[EventKey]:
-        return [
-            key for key in ("created", "completed", "failed") if self.events.get(key) == "pending"
-        ]
+        return [key for key in EVENT_KEYS if self.events.get(key) == "pending"]
 
     def fault_for(self, step: SagaStep) -> StepFault | None:
         return self.faults.get(step.value)
@@ -175,7 +197,11 @@ def open_transfer(
     traceparent: str | None = None,
     faults: dict[str, StepFault] | None = None,
     refund_of: str | None = None,
+    fee: int = 0,
+    payment_link_id: str | None = None,
 ) -> Transfer:
+    if not 0 <= fee < amount:
+        raise ValueError("a fee is at least 0 and less than the amount")
     state = initial_state(kind)
     return Transfer(
         id=transfer_id,
@@ -190,6 +216,8 @@ def open_transfer(
         metadata=metadata,
         owner_ids=sorted(set(owner_ids)),
         refund_of=refund_of,
+        fee=fee,
+        payment_link_id=payment_link_id,
         request_fingerprint=request_fingerprint(
             kind, source_wallet_id, destination_wallet_id, amount, currency, refund_of
         ),
@@ -227,6 +255,10 @@ def _advance(
     events = dict(transfer.events)
     if terminal:
         events["completed" if next_state == SagaState.COMPLETED else "failed"] = "pending"
+        if next_state == SagaState.COMPLETED and transfer.kind == SagaKind.REFUND:
+            events["refunded"] = "pending"
+        if next_state == SagaState.COMPLETED and transfer.payment_link_id is not None:
+            events["link_paid"] = "pending"
     compensation_sends = transfer.compensation_sends + (1 if is_compensating(next_state) else 0)
     return transfer.model_copy(
         update={
@@ -346,6 +378,8 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
         "status": public_status(transfer.state).value,
         "state": transfer.state.value,
         "amount": transfer.amount,
+        "fee": transfer.fee,
+        "net_amount": transfer.net_amount,
         "currency": transfer.currency,
         "source_wallet_id": transfer.source_wallet_id,
         "destination_wallet_id": transfer.destination_wallet_id,
@@ -362,4 +396,7 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
         ],
         "trace_id": transfer.trace_id,
         "refund_of": transfer.refund_of,
+        "payment_link_id": transfer.payment_link_id,
+        "refunded_amount": transfer.refunded_amount,
+        "refunds": list(transfer.refund_ids),
     }

@@ -13,7 +13,13 @@ from payflow_webhooks.paging import InvalidCursor
 
 router = APIRouter(prefix="/internal/events", tags=["events"])
 
-EventType = Literal["transfer.created", "transfer.completed", "transfer.failed"]
+EventType = Literal[
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+    "transfer.refunded",
+    "payment_link.paid",
+]
 
 
 @router.get("")

@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict
 from payflow_webhooks.domain.moments import rfc3339
 from payflow_webhooks.domain.signatures import new_signing_secret
 
-EVENT_TYPES: tuple[str, ...] = ("transfer.created", "transfer.completed", "transfer.failed")
+EVENT_TYPES: tuple[str, ...] = (
+    "transfer.created",
+    "transfer.completed",
+    "transfer.failed",
+    "transfer.refunded",
+    "payment_link.paid",
+)
 ALL_EVENTS = "*"
 
 

@@ -315,12 +315,15 @@ def transfer(
 def refund(
     ctx: typer.Context,
     transfer_id: Annotated[str, typer.Argument(help="A completed transfer you received.")],
+    amount: Annotated[
+        int | None, typer.Option(help="Minor units to return (default: all that is left).")
+    ] = None,
     key: Annotated[str | None, typer.Option(help="Idempotency-Key (default: a new one).")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Return a transfer's money to its sender (only its recipient can, once)."""
+    """Return part or all of a transfer to its sender (only its recipient can)."""
     with _ctx(ctx).client() as client:
-        started = client.refunds.create(transfer_id, idempotency_key=key)
+        started = client.refunds.create(transfer_id, amount=amount, idempotency_key=key)
         final = _follow(client, started, quiet=as_json)
     _finish(final, as_json)
 
