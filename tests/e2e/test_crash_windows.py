@@ -4,8 +4,9 @@ Event-published flags are now written in a batch per sweeper tick instead of one
 event, so an orchestrator killed after publishing `transfer.completed` and before the batch
 leaves the flag pending. Its successor must publish the event again, under the same event id,
 and the webhooks service must take it as the repeat it is: one stored event, one delivery per
-endpoint, every delivery carrying the same `webhook-id`. The stack here runs the sweeper only
-every 30 s so the crash lands inside the window by construction, not by timing luck.
+endpoint, every delivery carrying the same `webhook-id`. The orchestrator here sweeps (and so
+writes its batched flags) only at start and then once an hour, so the crash lands inside the
+window by construction, not by timing luck; its successor sweeps every 0.3 s.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def slow_sweeper_stack(
 ) -> Iterator[ServiceStack]:
     env = {
         **E2E_ENV,
-        "PAYFLOW_SWEEPER_INTERVAL_S": "30",
+        "PAYFLOW_SWEEPER_INTERVAL_S": "3600",
         "PAYFLOW_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
     }
     with ServiceStack(
@@ -75,13 +76,14 @@ async def test_an_orchestrator_killed_before_its_event_flags_are_written_publish
         transfer = answer.json()
         assert transfer["status"] == "completed", transfer
 
-        # The completed event is out; its flag waits for the next sweeper tick, 30 s away.
+        # The completed event is out; its flag waits for the next sweeper tick, an hour away.
         before = await stored_transfer(stack, transfer["id"])
         assert before["events"]["completed"] == "pending"
         stack.kill("orchestrator")
+        stack.extra_env["PAYFLOW_SWEEPER_INTERVAL_S"] = "0.3"
         await asyncio.to_thread(stack.restart, "orchestrator")
 
-        # The new process's first sweep (at start, for sagas idle over 2 s) owes the event.
+        # The new process's sweeps (for sagas idle over 2 s) find the event owed.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             after = await stored_transfer(stack, transfer["id"])

@@ -17,7 +17,7 @@ import pytest
 from payflow_contracts import new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
 from payflow_devstack import start_embedded_redis
-from payflow_messaging import StreamPublisher
+from payflow_messaging import BusSigner, StreamPublisher
 from payflow_testing.receiver import Receiver
 from payflow_webhooks.main import create_app as create_service
 from payflow_webhooks.settings import WebhooksSettings
@@ -35,7 +35,7 @@ async def publish_completed(redis: Any, settings: WebhooksSettings, owner: str) 
         owner_ids=[owner],
         transfer={"id": transfer_id, "status": "completed"},
     )
-    await StreamPublisher(redis).publish(
+    await StreamPublisher(redis, BusSigner(settings.bus_keys())).publish(
         settings.streams.transfer_events, event, saga_id=transfer_id
     )
     return transfer_id
@@ -81,7 +81,10 @@ async def test_deliveries_go_on_after_redis_is_killed_and_restarted(
             server.process.send_signal(signal.SIGKILL)  # a crash: nothing flushed on the way out
             server.process.wait(timeout=10)
             await asyncio.sleep(2.0)  # the worker polls a dead Redis meanwhile
-            server = start_embedded_redis(tmp_path, port=server.port)
+            # The same server again: same port, same data, same password.
+            server = start_embedded_redis(
+                tmp_path, port=server.port, password=server.extra["password"]
+            )
 
             second = await publish_completed(redis, settings, "usr_a")
             await wait_until(
