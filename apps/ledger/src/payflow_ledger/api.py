@@ -17,6 +17,7 @@ from payflow_ledger.domain.journal import (
     system_balances,
     wallet_balances,
 )
+from payflow_ledger.domain.postings import LedgerRecord
 from payflow_ledger.repository import AccountStore, Journal, position_of
 from payflow_service import InternalCaller, ProblemError
 
@@ -108,8 +109,15 @@ async def account_entries(
         raise ProblemError(400, "invalid_cursor", "The cursor is not valid.") from None
     found = await journal.page_for_account(wallet_id, limit + 1, before)
     page = found[:limit]
+    entries = _entries_of(wallet_id, page)
+    next_cursor = encode_cursor(position_of(page[-1])) if len(found) > limit else None
+    return EntryPage(data=entries, next_cursor=next_cursor)
+
+
+def _entries_of(wallet_id: str, records: list[LedgerRecord]) -> list[EntryPublic]:
+    """The account's own entries of these journal records, in their order."""
     entries: list[EntryPublic] = []
-    for record in page:
+    for record in records:
         transaction = record.transaction
         assert transaction is not None
         entries += [
@@ -125,8 +133,7 @@ async def account_entries(
             for index, entry in enumerate(transaction.entries)
             if entry.account == wallet_id
         ]
-    next_cursor = encode_cursor(position_of(page[-1])) if len(found) > limit else None
-    return EntryPage(data=entries, next_cursor=next_cursor)
+    return entries
 
 
 def _bound(moment: datetime) -> PagePosition:
@@ -158,23 +165,7 @@ async def account_statement(
         opening = await journal.balance_before(wallet_id, start) if start is not None else 0
     found = await journal.page_for_account_ascending(wallet_id, limit + 1, after, until)
     page = found[:limit]
-    entries: list[EntryPublic] = []
-    for record in page:
-        transaction = record.transaction
-        assert transaction is not None
-        entries += [
-            EntryPublic(
-                id=f"{transaction.id}.{index}",
-                transfer_id=record.saga_id,
-                direction=entry.direction,
-                amount=entry.amount,
-                currency=transaction.currency,
-                kind=transaction.kind,
-                created_at=record.recorded_at,
-            )
-            for index, entry in enumerate(transaction.entries)
-            if entry.account == wallet_id
-        ]
+    entries = _entries_of(wallet_id, page)
     next_cursor = encode_cursor(position_of(page[-1])) if len(found) > limit else None
     return StatementPage(opening_balance=opening, data=entries, next_cursor=next_cursor)
 
