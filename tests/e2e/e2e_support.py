@@ -4,6 +4,7 @@ reconciliation once the system is quiet."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 import uuid
@@ -132,3 +133,19 @@ async def reconcile(admin: httpx.AsyncClient, timeout: float = 60) -> dict[str, 
         if report["ok"] or time.monotonic() > deadline:
             return report
         await asyncio.sleep(0.5)
+
+
+def deliveries_of(receiver: Any, path: str, transfer_id: str) -> list[Any]:
+    """What `receiver` got on `path` about the transfer `transfer_id`."""
+    return [r for r in receiver.received(path) if json.loads(r.body)["data"]["id"] == transfer_id]
+
+
+async def first_deliveries(
+    receiver: Any, path: str, transfer_id: str, timeout: float = 30
+) -> list[Any]:
+    """The transfer's deliveries once at least one arrived; fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (found := deliveries_of(receiver, path, transfer_id)):
+        assert time.monotonic() < deadline, f"no webhook of {transfer_id} after {timeout}s"
+        await asyncio.sleep(0.1)
+    return found

@@ -12,13 +12,12 @@ window by construction, not by timing luck; its successor sweeps every 0.3 s.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_support import E2E_ENV, register, wait_terminal
+from e2e_support import E2E_ENV, deliveries_of, first_deliveries, register, wait_terminal
 from pymongo import AsyncMongoClient
 
 from payflow_testing import ServiceStack
@@ -92,22 +91,9 @@ async def test_an_orchestrator_killed_before_its_event_flags_are_written_publish
             await asyncio.sleep(0.2)
         assert after["events"]["completed"] == "published", after["events"]
 
-        deadline = time.monotonic() + 20
-        deliveries: list[Any] = []
-        while time.monotonic() < deadline and not deliveries:
-            deliveries = [
-                r
-                for r in receiver.received("/hooks")
-                if json.loads(r.body)["data"]["id"] == transfer["id"]
-            ]
-            await asyncio.sleep(0.2)
-        assert deliveries, "the completed transfer's webhook never arrived"
+        await first_deliveries(receiver, "/hooks", transfer["id"], timeout=20)
         await asyncio.sleep(2)  # room for a second delivery, if the repeat were not one
-        deliveries = [
-            r
-            for r in receiver.received("/hooks")
-            if json.loads(r.body)["data"]["id"] == transfer["id"]
-        ]
+        deliveries = deliveries_of(receiver, "/hooks", transfer["id"])
         assert len({r.headers["webhook-id"] for r in deliveries}) == 1
         events = await alice.client.get("/v1/events", params={"limit": 100})
         assert events.status_code == 200, events.text

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import register
+from e2e_support import first_deliveries, register
 
 from payflow_testing import ServiceStack
 from payflow_testing.receiver import Receiver
@@ -86,16 +86,7 @@ async def test_one_transfer_is_one_trace_across_every_process(
         assert transfer["status"] == "completed"
         trace_id = transfer["trace_id"]
         assert response.headers["traceparent"].split("-")[1] == trace_id
-        deliveries = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not deliveries:
-            deliveries = [
-                r
-                for r in receiver.received("/hooks")
-                if json.loads(r.body)["data"]["id"] == transfer["id"]
-            ]
-            await asyncio.sleep(0.1)
-        assert deliveries, "the completed transfer's webhook never arrived"
+        await first_deliveries(receiver, "/hooks", transfer["id"])
     finally:
         receiver.stop()
         await alice.client.aclose()
