@@ -8,10 +8,13 @@ that position, base64url-encoded; each service decodes only its own cursors.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 
 
 class InvalidCursor(ValueError):
@@ -50,3 +53,19 @@ def decode_cursor(cursor: str) -> PagePosition:
 
 def position_of(created_at: datetime, item_id: str) -> str:
     return PagePosition(created_at, item_id).key
+
+
+def position_key(cursor: str | None) -> str | None:
+    """The stored position a cursor stands for, or None for the first page; `InvalidCursor`
+    for a cursor this service did not hand out."""
+    return decode_cursor(cursor).key if cursor else None
+
+
+def cut_page(
+    found: Sequence[T], limit: int, position: Callable[[T], PagePosition]
+) -> tuple[list[T], str | None]:
+    """A page from `found` (a store's answer to `limit + 1`): the first `limit` items, and the
+    cursor of the last one when the store had more."""
+    page = list(found[:limit])
+    more = len(found) > limit and bool(page)
+    return page, encode_cursor(position(page[-1])) if more else None

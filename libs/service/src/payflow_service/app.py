@@ -27,7 +27,7 @@ from payflow_observability import configure_logging, configure_tracing, shutdown
 from payflow_observability.store_metrics import StoreCommandCounter, as_upkeep
 from payflow_service.internal_auth import INTERNAL_TOKEN_HEADER
 from payflow_service.middleware import RequestContextMiddleware
-from payflow_service.problems import install_problem_handlers
+from payflow_service.problems import ProblemCatalogue, install_problem_handlers
 from payflow_settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class ServiceRuntime:
     redis: Redis
     http: httpx.AsyncClient
     components: dict[str, Any] = field(default_factory=dict)
+    """Legacy name-keyed registry, kept only while services move to typed `Components`."""
     background: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     """Loops the process cannot work without (stream consumers, sweepers): readiness fails
     when one has stopped, so an orchestrator (or an operator) sees a crippled process."""
@@ -78,7 +79,10 @@ class ServiceRuntime:
         )
 
 
-Compose = Callable[[ServiceRuntime], AbstractAsyncContextManager[None]]
+Compose = Callable[[ServiceRuntime], AbstractAsyncContextManager[object]]
+"""A service's composition root (`bootstrap.compose`): wires its adapters from the runtime,
+starts its loops, yields its frozen `Components` (routes get them through
+`payflow_service.components.provider`), and tears down what it opened."""
 
 
 def mongo_client(url: str, service: str = "") -> AsyncMongoClient[dict[str, Any]]:
@@ -116,6 +120,7 @@ def create_service_app(
     description: str = "",
     public: bool = False,
     openapi_extra: dict[str, Any] | None = None,
+    problems: ProblemCatalogue | None = None,
 ) -> FastAPI:
     """Build one service's app. `public` keeps the OpenAPI docs on (only the gateway)."""
 
@@ -136,7 +141,8 @@ def create_service_app(
                     database=mongo[settings.database_name], document_models=list(document_models)
                 )
             if compose is not None:
-                async with compose(runtime):
+                async with compose(runtime) as components:
+                    app.state.components = components
                     logger.info("%s ready", service, extra={"env": settings.env.value})
                     try:
                         yield
@@ -162,7 +168,7 @@ def create_service_app(
         openapi_url="/openapi.json" if public else None,
         **(openapi_extra or {}),
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, problems)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

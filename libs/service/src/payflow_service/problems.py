@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -57,6 +59,38 @@ class ProblemError(Exception):
         self.headers = headers
 
 
+@dataclass(frozen=True)
+class Problem:
+    """How one domain exception is answered: status, stable `code`, and a detail for people."""
+
+    status: int
+    code: str
+    detail: str
+
+    def error(self, **extra: Any) -> ProblemError:
+        return ProblemError(self.status, self.code, self.detail, **extra)
+
+
+ProblemCatalogue = Mapping[type[Exception], Problem]
+"""A service's one mapping from its exception tree to problem documents (its `errors.py`).
+Routes raise domain exceptions and never map them by hand; the most specific class listed wins,
+so a root may stand for its whole subtree."""
+
+
+def subclasses(root: type[Exception]) -> Iterator[type[Exception]]:
+    """Every class under `root` (for the test that each has a problem in the catalogue)."""
+    for child in root.__subclasses__():
+        yield child
+        yield from subclasses(child)
+
+
+def problem_for(exc: Exception, catalogue: ProblemCatalogue) -> Problem | None:
+    for kind in type(exc).__mro__:
+        if issubclass(kind, Exception) and kind in catalogue:
+            return catalogue[kind]
+    return None
+
+
 def problem_response(
     status: int,
     code: str,
@@ -94,7 +128,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, catalogue: ProblemCatalogue | None = None) -> None:
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
         return problem_response(
@@ -128,6 +162,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             "An internal error occurred; quote the request id when reporting it.",
         )
 
+    async def on_domain(_: Request, exc: Exception) -> JSONResponse:
+        problem = problem_for(exc, catalogue or {})
+        assert problem is not None
+        return problem_response(problem.status, problem.code, problem.detail)
+
+    for kind in catalogue or {}:
+        app.add_exception_handler(kind, on_domain)
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

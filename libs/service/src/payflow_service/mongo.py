@@ -1,0 +1,35 @@
+"""Small idioms every MongoDB adapter shares.
+
+The persistence idiom of PayFlow: a Beanie `Document` class declares each collection (its fields
+and indexes, created at start-up by `init_beanie`); adapters read and write through that class's
+pymongo collection (`Document.get_pymongo_collection()`) with explicit filters and update
+operators, and convert to and from domain objects by hand. Guarded single-document writes need
+exact filters and `find_one_and_update` return control; the hot path skips model validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+
+async def insert_first(
+    collection: AsyncCollection[dict[str, Any]], document: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Insert `document` unless one with its `_id` exists; either way, the stored one.
+
+    The unique `_id` is the arbiter of a decision recorded once: the first writer wins and every
+    later writer (a redelivered command, a racing replica) reads the first one's answer back.
+    A duplicate on another unique index is not ours to resolve and propagates.
+    """
+    try:
+        await collection.insert_one(dict(document))
+    except DuplicateKeyError:
+        stored = await collection.find_one({"_id": document["_id"]})
+        if stored is None:
+            raise
+        return stored
+    return document
