@@ -77,9 +77,7 @@ class SagaParticipant:
             return None
         return action
 
-    async def reply(
-        self, envelope: Envelope, decision: StepDecision, **log_extra: Any
-    ) -> None:
+    async def reply(self, envelope: Envelope, decision: StepDecision, **log_extra: Any) -> None:
         """Answer the orchestrator with `decision`, caused by the command in `envelope`."""
         reply = StepReply(
             saga_id=decision.saga_id,
