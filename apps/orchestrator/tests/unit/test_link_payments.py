@@ -122,8 +122,8 @@ async def test_a_payment_carries_the_link_and_the_fee_and_credits_the_merchant_n
     assert (stored.paid_count, stored.paid_amount, stored.reservations_open) == (1, 1_000, 0)
     [paid] = world.publisher.events("payment_link.paid")
     assert paid.transfer_id == payment.id
-    assert paid.transfer["payment_link_id"] == link.id
-    assert (paid.transfer["fee"], paid.transfer["net_amount"]) == (59, 941)
+    assert paid.transfer.payment_link_id == link.id
+    assert (paid.transfer.fee, paid.transfer.net_amount) == (59, 941)
 
 
 async def test_a_single_use_link_takes_one_payer_at_a_time_and_one_payment_for_good(

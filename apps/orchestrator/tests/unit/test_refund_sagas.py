@@ -117,9 +117,9 @@ async def test_a_completed_refund_consumes_its_share_and_tells_about_the_origina
     assert original.reservations == {} and original.refund_ids == [refund.id]
     [event] = world.refunded_events()
     assert event.transfer_id == "tr_paid"
-    assert event.transfer["id"] == "tr_paid"
-    assert event.transfer["refunded_amount"] == 30
-    assert event.transfer["refunds"] == [refund.id]
+    assert event.transfer.id == "tr_paid"
+    assert event.transfer.refunded_amount == 30
+    assert event.transfer.refunds == [refund.id]
 
 
 async def test_a_failed_refund_gives_its_share_back(world: World) -> None:

@@ -271,7 +271,7 @@ async def test_events_still_owed_after_a_crash_are_republished_by_the_sweeper(wo
     assert publisher.events() == ["transfer.failed"]
     event = publisher.sent[0][1]
     assert isinstance(event, TransferEvent)
-    assert event.transfer["status"] == "failed"
+    assert event.transfer.status == "failed"
     assert event.owner_ids == ["usr_a", "usr_b"]
     await coordinator.sweep_once()
     assert publisher.events() == ["transfer.failed"]

@@ -55,7 +55,7 @@ class TransferEventIntake:
                 type=payload.event_type,
                 transfer_id=payload.transfer_id,
                 owner_ids=tuple(dict.fromkeys(payload.owner_ids)),
-                data=payload.transfer,
+                data=payload.transfer.model_dump(mode="json"),
                 created_at=to_millis(envelope.occurred_at),
             )
         )

@@ -21,6 +21,7 @@ from standardwebhooks import Webhook
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
 from payflow_contracts.streams import StreamNames
+from payflow_contracts.transfers import TRANSFER_EXAMPLE
 from payflow_messaging import BusSigner, StreamPublisher
 from payflow_testing import ServiceStack
 
@@ -91,9 +92,10 @@ class Webhooks:
             transfer_id=transfer_id,
             owner_ids=owners,
             transfer={
+                **TRANSFER_EXAMPLE,
                 "id": transfer_id,
                 "kind": "transfer",
-                "status": event_type.removeprefix("transfer."),
+                "status": "pending" if event_type == "transfer.created" else "completed",
                 "amount": 1250,
                 "currency": "USD",
             },

@@ -15,6 +15,7 @@ from standardwebhooks import Webhook
 
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
+from payflow_contracts.transfers import TRANSFER_EXAMPLE
 from payflow_messaging import BusSigner, StreamPublisher
 from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
 from payflow_webhooks.domain.delivery import open_delivery, replay
@@ -88,7 +89,7 @@ async def test_a_completed_transfer_reaches_its_subscriber_signed_and_logged(
         event_type="transfer.completed",
         transfer_id=transfer_id,
         owner_ids=["usr_a"],
-        transfer={"id": transfer_id, "amount": 1250, "currency": "USD"},
+        transfer={**TRANSFER_EXAMPLE, "id": transfer_id, "amount": 1250, "currency": "USD"},
     )
     await StreamPublisher(redis_client, BusSigner(pipeline.settings.bus_keys())).publish_envelope(
         pipeline.settings.streams.transfer_events, Envelope.wrap(event, saga_id=transfer_id)
@@ -96,7 +97,12 @@ async def test_a_completed_transfer_reaches_its_subscriber_signed_and_logged(
     [request] = await receiver.wait_for(path, 1)
     payload = Webhook(endpoint["secret"]).verify(request.body, request.headers)
     assert payload["id"] == event.event_id and payload["type"] == "transfer.completed"
-    assert payload["data"] == {"id": transfer_id, "amount": 1250, "currency": "USD"}
+    assert payload["data"] == {
+        **TRANSFER_EXAMPLE,
+        "id": transfer_id,
+        "amount": 1250,
+        "currency": "USD",
+    }
     assert request.headers["webhook-id"] == event.event_id
 
     async def settled() -> list[dict[str, Any]]:
@@ -266,7 +272,7 @@ async def publish_completed(pipeline: Pipeline, redis: Any, owner: str) -> None:
         event_type="transfer.completed",
         transfer_id=transfer_id,
         owner_ids=[owner],
-        transfer={"id": transfer_id, "amount": 1, "currency": "USD"},
+        transfer={**TRANSFER_EXAMPLE, "id": transfer_id, "amount": 1, "currency": "USD"},
     )
     await StreamPublisher(redis, BusSigner(pipeline.settings.bus_keys())).publish_envelope(
         pipeline.settings.streams.transfer_events, Envelope.wrap(event, saga_id=transfer_id)

@@ -12,6 +12,7 @@ import pytest
 
 from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
+from payflow_contracts.transfers import TRANSFER_EXAMPLE
 from payflow_messaging import BusSigner, StreamPublisher
 from payflow_webhooks.delivery_queue import queue_name
 from payflow_webhooks.main import create_app
@@ -44,7 +45,13 @@ class Service:
             event_type=event_type,  # type: ignore[arg-type]
             transfer_id=transfer_id,
             owner_ids=list(owners),
-            transfer={"id": transfer_id, "amount": 1250, "currency": "USD", "status": "completed"},
+            transfer={
+                **TRANSFER_EXAMPLE,
+                "id": transfer_id,
+                "amount": 1250,
+                "currency": "USD",
+                "status": "completed",
+            },
         )
         envelope = Envelope.wrap(event, saga_id=transfer_id, traceparent=TRACEPARENT)
         await StreamPublisher(self.redis, BusSigner(self.settings.bus_keys())).publish_envelope(

@@ -16,6 +16,7 @@ import pytest
 
 from payflow_contracts import new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
+from payflow_contracts.transfers import TRANSFER_EXAMPLE
 from payflow_devstack import start_embedded_redis
 from payflow_messaging import BusSigner, StreamPublisher
 from payflow_testing.receiver import Receiver
@@ -33,7 +34,7 @@ async def publish_completed(redis: Any, settings: WebhooksSettings, owner: str) 
         event_type="transfer.completed",
         transfer_id=transfer_id,
         owner_ids=[owner],
-        transfer={"id": transfer_id, "status": "completed"},
+        transfer={**TRANSFER_EXAMPLE, "id": transfer_id, "status": "completed"},
     )
     await StreamPublisher(redis, BusSigner(settings.bus_keys())).publish(
         settings.streams.transfer_events, event, saga_id=transfer_id

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import Literal
 
 from payflow_contracts.envelope import MessagePayload
+from payflow_contracts.transfers import TransferPublic
 
 TransferEventType = Literal[
     "transfer.created",
@@ -14,14 +15,7 @@ TransferEventType = Literal[
     "transfer.refunded",
     "payment_link.paid",
 ]
-TRANSFER_EVENT_TYPES: tuple[TransferEventType, ...] = (
-    "transfer.created",
-    "transfer.completed",
-    "transfer.failed",
-    "transfer.refunded",
-    "payment_link.paid",
-)
-"""`transfer.refunded` is about the transfer a refund returned (its `refunded_amount` counts the
+"""Event types. `transfer.refunded` is about the transfer a refund returned (its `refunded_amount` counts the
 refund); its id derives from the refund, so each refund gets its own event. `payment_link.paid` is
 about a completed payment of a payment link (the transfer, with its `payment_link_id`)."""
 
@@ -40,5 +34,5 @@ class TransferEvent(MessagePayload):
     transfer_id: str
     owner_ids: list[str]
     """Users whose wallets the transfer touches: who may see the event and receive it."""
-    transfer: dict[str, Any]
+    transfer: TransferPublic
     """The public transfer resource as `GET /v1/transfers/{id}` would show it."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 TransferKind = Literal["transfer", "top_up", "refund"]
 TransferStatus = Literal["pending", "processing", "completed", "failed"]
 
-_EXAMPLE: dict[str, Any] = {
+TRANSFER_EXAMPLE: dict[str, Any] = {
     "id": "trf_01JDX8Q7M5V4Z6K3R2N1P0ABCD",
     "kind": "transfer",
     "status": "completed",
@@ -71,7 +71,7 @@ class TransferPublic(BaseModel):
     """A transfer, top-up or refund as the public API shows it: a saga whose `history` lists
     every state it went through. Amounts are integers of minor units of `currency`."""
 
-    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [_EXAMPLE]})
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [TRANSFER_EXAMPLE]})
 
     id: str
     kind: TransferKind
