@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi import FastAPI
 
-from payflow_contracts.events import TRANSFER_EVENT_TYPES
+from payflow_contracts.events import TransferEventType
 from payflow_gateway.ids import PATH_IDS
 from payflow_gateway.main import create_app
 from payflow_gateway.payments.idempotency_keys import MAX_KEY_LENGTH
@@ -37,9 +37,10 @@ ROUTE_MENTION = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[A-Za-z0-9_./{}-]*)
 CODE_ROW = re.compile(r"^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|", re.MULTILINE)
 
 # `ProblemError(404, "wallet_not_found", ...)`, a subclass's `super().__init__(503, "...")`, and
-# the shared handlers' `problem_response(422, "validation_error", ...)`.
+# the shared handlers' `problem_response(422, "validation_error", ...)`, and a service's catalogue
+# entry `Problem(409, "wallet_closed", ...)` (its `problems.py`).
 LITERAL_PROBLEM = re.compile(
-    r"(?:ProblemError|__init__|problem_response)\(\s*(\d{3}),\s*\"([a-z_]+)\""
+    r"(?:ProblemError|\bProblem|__init__|problem_response)\(\s*(\d{3}),\s*\"([a-z_]+)\""
 )
 PROBLEM_CALL = re.compile(r"(?<!class )\bProblemError\(")
 # Idempotency-Key problems are raised as `ProblemError(400, problem.code, ...)`.
@@ -56,6 +57,8 @@ DYNAMIC_CODE_SITES = {
     "apps/gateway/src/payflow_gateway/ids.py",
     # A payment-link refusal passed on with its status and code (`LINK_REFUSAL`, collected).
     "apps/orchestrator/src/payflow_orchestrator/links_api.py",
+    # `Problem.error()`: a catalogue entry's own literal status and code (collected above).
+    "libs/service/src/payflow_service/problems.py",
 }
 NOT_IN_SCHEMA = {
     # The payment link's hosted page, its script, style and QR codes: not JSON API routes.
@@ -195,7 +198,7 @@ def test_every_problem_code_is_in_the_error_tables_with_its_status(api_md: str) 
         ("transfer status", [s.value for s in PublicStatus]),
         ("transfer kind", [k.value for k in SagaKind]),
         ("failure code", [f.value for f in FailureCode]),
-        ("webhook event type", list(TRANSFER_EVENT_TYPES)),
+        ("webhook event type", list(get_args(TransferEventType))),
     ],
 )
 def test_every_value_clients_see_is_documented(what: str, values: list[str], api_md: str) -> None:

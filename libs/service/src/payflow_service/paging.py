@@ -20,7 +20,7 @@ def invalid_cursor() -> ProblemError:
 
 
 async def _cursor(
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,
 ) -> PagePosition | None:
     if not cursor:
         return None
