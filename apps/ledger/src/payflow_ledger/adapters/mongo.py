@@ -157,7 +157,7 @@ def _to_document(record: LedgerRecord) -> dict[str, Any]:
     }
 
 
-TRANSACTION_KINDS = [k.value for k in TransactionKind]
+_TRANSACTION_KINDS = [k.value for k in TransactionKind]
 _TRANSACTION_ONLY = {"_id": 0, "transaction": 1}
 """What a balance or a journal check reads of a journal document."""
 
@@ -219,7 +219,7 @@ class MongoJournal:
     async def transactions(
         self, account_id: str | None = None
     ) -> AsyncIterator[JournalTransaction]:
-        query: dict[str, Any] = {"kind": {"$in": TRANSACTION_KINDS}}
+        query: dict[str, Any] = {"kind": {"$in": _TRANSACTION_KINDS}}
         if account_id is not None:
             query["accounts"] = account_id
         async for document in self._journal.find(query, _TRANSACTION_ONLY):
