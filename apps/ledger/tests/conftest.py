@@ -33,8 +33,9 @@ class RunningService:
     _last_reply_id: str = "0-0"
 
     @property
-    def components(self) -> dict[str, Any]:
-        return self.app.state.runtime.components  # type: ignore[no-any-return]
+    def components(self) -> Any:
+        """What the service's composition root yielded (its typed `Components`)."""
+        return self.app.state.components
 
     @property
     def redis(self) -> Any:

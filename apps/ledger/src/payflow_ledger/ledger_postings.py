@@ -10,11 +10,11 @@ the decision (the redelivery replays it); there is never a second write to lose.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from payflow_contracts import new_id
-from payflow_ledger.domain.journal import Account, utc_now
+from payflow_contracts.clock import Clock, utc_now
+from payflow_ledger.domain.journal import Account
 from payflow_ledger.domain.postings import (
     LedgerRecord,
     PostingRequest,
@@ -23,17 +23,20 @@ from payflow_ledger.domain.postings import (
     decide_posting,
     decide_reversal,
 )
-from payflow_ledger.repository import AccountStore, Journal
-
-logger = logging.getLogger(__name__)
+from payflow_ledger.ports import AccountStore, Journal
 
 
 class LedgerPostings:
     def __init__(
-        self, accounts: AccountStore, journal: Journal, known_accounts_capacity: int = 100_000
+        self,
+        accounts: AccountStore,
+        journal: Journal,
+        known_accounts_capacity: int = 100_000,
+        clock: Clock = utc_now,
     ) -> None:
         self._accounts = accounts
         self._journal = journal
+        self._clock = clock
         # An account's currency is fixed by its opening and never changes, so once seen it is
         # kept in memory (bounded) and later postings do not ask the store again.
         self._currency_of: dict[str, str] = {}
@@ -42,7 +45,7 @@ class LedgerPostings:
     async def post(self, request: PostingRequest) -> LedgerRecord:
         # No read first: a repeat decides again, loses the insert race on the operation id,
         # and answers with the decision stored the first time (see `Journal.record`).
-        now = utc_now()
+        now = self._clock()
         currencies: dict[str, str] = {}
         if not request.fault_reject and request.source != request.destination:
             for account_id in request.accounts:
@@ -66,7 +69,7 @@ class LedgerPostings:
         existing = await self._journal.get(request.operation_id)
         if existing is not None:
             return existing
-        now = utc_now()
+        now = self._clock()
         posting = await self._journal.get(request.posting_operation_id)
         if posting is None:
             # The posting has not arrived: cancel it, unless it lands first (then reverse it).

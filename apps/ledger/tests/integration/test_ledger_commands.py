@@ -110,7 +110,7 @@ async def test_a_reversal_writes_the_opposite_transaction_once_and_restores_both
     replies = await ledger.replies_to(list(sent))
     assert {r.outcome for r in replies} == {StepOutcome.REVERSED}
     assert await balance(ledger, "wal_a") == 0 and await balance(ledger, "wal_b") == 0
-    journal = ledger.components["journal"]
+    journal = ledger.components.journal
     posting = await journal.get("tr_r:post_transfer")
     reversal = await journal.get("tr_r:reverse_posting")
     assert reversal.transaction.reverses == posting.transaction.id
@@ -250,7 +250,7 @@ async def test_a_timeout_fault_is_acknowledged_and_does_nothing(ledger: Any) -> 
     await ledger.ask(post_top_up("tr_after", "wal_c", 1))  # the consumer got past it
     await asyncio.sleep(0.2)
     assert [r for r in await ledger.all_replies() if r.saga_id == "tr_to"] == []
-    assert await ledger.components["journal"].get("tr_to:post_transfer") is None
+    assert await ledger.components.journal.get("tr_to:post_transfer") is None
     pending = await ledger.redis.xpending(ledger.settings.streams.ledger_commands, "ledger")
     assert pending["pending"] == 0
     assert (await ledger.ask(reverse("tr_to", 10))).outcome is StepOutcome.POSTING_CANCELLED
@@ -270,7 +270,7 @@ async def test_an_error_fault_is_retried_then_dead_lettered_without_effect(
             await asyncio.sleep(0.05)
         dead = await ledger.redis.xrange(dead_stream)
         assert [Envelope.from_wire(f[b"envelope"]).saga_id for _, f in dead] == ["tr_err"]
-        assert await ledger.components["journal"].get("tr_err:post_transfer") is None
+        assert await ledger.components.journal.get("tr_err:post_transfer") is None
         assert await ledger.all_replies() == []
 
 

@@ -12,16 +12,16 @@ from beanie import init_beanie
 
 from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep
-from payflow_ledger.domain.journal import Account, top_up_transaction, transfer_transaction
-from payflow_ledger.domain.postings import LedgerRecord, LedgerVerdict
-from payflow_ledger.memory_repository import InMemoryAccountStore, InMemoryJournal
-from payflow_ledger.mongo_repository import (
+from payflow_ledger.adapters.memory import InMemoryAccountStore, InMemoryJournal
+from payflow_ledger.adapters.mongo import (
     AccountDocument,
     JournalDocument,
     MongoAccountStore,
     MongoJournal,
 )
-from payflow_ledger.repository import AccountStore, Journal, position_of
+from payflow_ledger.domain.journal import Account, top_up_transaction, transfer_transaction
+from payflow_ledger.domain.postings import LedgerRecord, LedgerVerdict, position_of
+from payflow_ledger.ports import AccountStore, Journal
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
+
+from payflow_ledger.domain.errors import LedgerInvariantError
 
 FUNDING_PREFIX = "funding:"
 FEES_PREFIX = "fees:"
@@ -53,12 +55,6 @@ def account_kind(account_id: str) -> AccountKind:
     if account_id.startswith(FEES_PREFIX):
         return AccountKind.FEES
     return AccountKind.WALLET
-
-
-def utc_now() -> datetime:
-    """Now, in UTC, at the millisecond precision MongoDB stores."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ def transfer_transaction(
     destination receives `amount - fee` and the currency's fee account `fee`: one transaction,
     three entries, balanced."""
     if not 0 <= fee < amount:
-        raise ValueError("a fee is at least 0 and less than the amount")
+        raise LedgerInvariantError("a fee is at least 0 and less than the amount")
     entries = [
         Entry(source, Direction.DEBIT, amount),
         Entry(destination, Direction.CREDIT, amount - fee),

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep, StepOutcome, operation_id
+from payflow_ledger.domain.errors import LedgerInvariantError
 from payflow_ledger.domain.journal import (
     JournalTransaction,
     TransactionKind,
@@ -74,9 +76,11 @@ class LedgerRecord:
         if (self.transaction is not None) != (
             self.verdict in (LedgerVerdict.POSTED, LedgerVerdict.REVERSED)
         ):
-            raise ValueError("exactly the postings and reversals carry a transaction")
+            raise LedgerInvariantError("exactly the postings and reversals carry a transaction")
         if self.transaction is not None and not self.transaction.is_balanced:
-            raise ValueError(f"journal transaction {self.transaction.id} does not balance")
+            raise LedgerInvariantError(
+                f"journal transaction {self.transaction.id} does not balance"
+            )
 
     @property
     def outcome(self) -> StepOutcome:
@@ -104,15 +108,15 @@ class PostingRequest:
 
     def __post_init__(self) -> None:
         if self.amount <= 0:
-            raise ValueError("a posting moves a strictly positive amount")
+            raise LedgerInvariantError("a posting moves a strictly positive amount")
         if not 0 <= self.fee < self.amount:
-            raise ValueError("a fee is at least 0 and less than the amount")
+            raise LedgerInvariantError("a fee is at least 0 and less than the amount")
         if self.fee and self.source is None:
-            raise ValueError("only a transfer carries a fee")
+            raise LedgerInvariantError("only a transfer carries a fee")
         if (self.kind is TransactionKind.TRANSFER) != (self.source is not None):
-            raise ValueError("a transfer has a source account and a top-up has none")
+            raise LedgerInvariantError("a transfer has a source account and a top-up has none")
         if self.kind is TransactionKind.REVERSAL:
-            raise ValueError("a reversal is not posted directly")
+            raise LedgerInvariantError("a reversal is not posted directly")
 
     @property
     def operation_id(self) -> str:
@@ -198,7 +202,9 @@ def decide_reversal(
 ) -> LedgerRecord:
     """Reverse the posting if it wrote a transaction; otherwise there is nothing to undo."""
     if posting.operation_id != request.posting_operation_id:
-        raise ValueError(f"{posting.operation_id} is not the posting {request.operation_id} undoes")
+        raise LedgerInvariantError(
+            f"{posting.operation_id} is not the posting {request.operation_id} undoes"
+        )
     if posting.transaction is None:
         return LedgerRecord(
             request.operation_id,
@@ -215,3 +221,9 @@ def decide_reversal(
         now,
         reversal_of(transaction_id, posting.transaction),
     )
+
+
+def position_of(record: LedgerRecord) -> PagePosition:
+    """Where a record with a transaction sits in its accounts' statements."""
+    assert record.transaction is not None
+    return PagePosition(record.recorded_at, record.transaction.id)

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 
 from payflow_contracts.paging import PagePosition
 from payflow_ledger.domain.journal import Account, JournalTransaction
-from payflow_ledger.domain.postings import LedgerRecord
-from payflow_ledger.repository import position_of
+from payflow_ledger.domain.postings import LedgerRecord, position_of
 
 
 class InMemoryAccountStore:

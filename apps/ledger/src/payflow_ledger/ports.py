@@ -1,7 +1,7 @@
 """The storage ports of the ledger: accounts and the journal of step decisions.
 
-Two implementations pass one contract suite: `mongo_repository` (production) and
-`memory_repository` (its in-memory twin). Nothing here is ever updated: accounts and journal
+Two implementations pass one contract suite: `adapters.mongo` (production) and
+`adapters.memory` (its in-memory twin). Nothing here is ever updated: accounts and journal
 records are inserted once, and the unique id of each is the arbiter between concurrent writers.
 """
 
@@ -53,9 +53,3 @@ class Journal(Protocol):
 
     def transactions(self, account_id: str | None = None) -> AsyncIterator[JournalTransaction]:
         """Every journal transaction (of one account, when given)."""
-
-
-def position_of(record: LedgerRecord) -> PagePosition:
-    """Where a record with a transaction sits in its accounts' statements."""
-    assert record.transaction is not None
-    return PagePosition(record.recorded_at, record.transaction.id)

@@ -1,0 +1,1 @@
+"""The ledger's adapters: `mongo` (production) and `memory` (its in-memory twin)."""
