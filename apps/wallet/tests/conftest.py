@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from payflow_contracts import Envelope
 from payflow_contracts.saga import CreditWallet, SagaCommand, SagaStep, StepReply
 from payflow_messaging import BusSigner, StreamPublisher
+from payflow_wallet.bootstrap import Components
 from payflow_wallet.main import create_app
 from payflow_wallet.settings import WalletSettings
 
@@ -34,8 +35,10 @@ class RunningWallet:
     _last_reply_id: bytes = b"0-0"
 
     @property
-    def components(self) -> dict[str, Any]:
-        return self.app.state.runtime.components  # type: ignore[no-any-return]
+    def components(self) -> Components:
+        components = self.app.state.components
+        assert isinstance(components, Components)
+        return components
 
     @property
     def redis(self) -> Any:

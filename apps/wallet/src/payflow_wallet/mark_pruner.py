@@ -1,18 +1,17 @@
 """Drops wallet marks whose operation is recorded, so a wallet document stays small.
 
 A prune is one guarded write per wallet that also bumps `marks_epoch`; it runs off the hot
-path, batched per wallet, so concurrent operations on a wallet rarely have to decide again.
+path (`payflow_service.loops.run_periodically`), batched per wallet, so concurrent operations
+on a wallet rarely have to decide again. A failed round is retried by the next: a prune is
+never needed for correctness.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 
-from payflow_wallet.repository import OperationLog, WalletRepository
-
-logger = logging.getLogger(__name__)
+from payflow_service.loops import run_periodically
+from payflow_wallet.ports import OperationLog, WalletRepository
 
 
 class MarkPruner:
@@ -40,10 +39,6 @@ class MarkPruner:
         return pruned
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.prune_once()
-            except Exception:  # the next round retries; a prune is never needed for correctness
-                logger.exception("pruning wallet marks failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        await run_periodically(
+            self.prune_once, interval_s=interval_s, stop=stop, what="pruning wallet marks"
+        )

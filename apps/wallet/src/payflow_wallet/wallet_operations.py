@@ -18,9 +18,10 @@ or a mark and its record.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
+from payflow_contracts.clock import Clock, utc_now
+from payflow_wallet.domain.errors import WalletContention
 from payflow_wallet.domain.operations import (
     Decide,
     OperationRecord,
@@ -31,14 +32,8 @@ from payflow_wallet.domain.operations import (
     decide,
     record_of,
 )
-from payflow_wallet.domain.wallet import Verdict, Wallet, utc_now
-from payflow_wallet.repository import OperationLog, WalletRepository
-
-logger = logging.getLogger(__name__)
-
-
-class WalletContention(Exception):
-    """An operation could not settle within its attempts (left for redelivery)."""
+from payflow_wallet.domain.wallet import Verdict, Wallet
+from payflow_wallet.ports import OperationLog, WalletRepository
 
 
 class WalletOperations:
@@ -48,8 +43,10 @@ class WalletOperations:
         operations: OperationLog,
         max_attempts: int = 64,
         remembered_capacity: int = 50_000,
+        clock: Clock = utc_now,
     ) -> None:
         self._wallets = wallets
+        self._clock = clock
         self._operations = operations
         self._max_attempts = max_attempts
         # Each wallet as this process last read or wrote it. Using it stands for a read made
@@ -96,7 +93,7 @@ class WalletOperations:
         wallet: Wallet | None,
         new_marks: Mapping[str, Verdict] | None = None,
     ) -> OperationRecord:
-        now = utc_now()
+        now = self._clock()
         # A compensation that settled its step as cancelled records that tombstone first, so
         # the pruner can drop both marks and a late step still finds its verdict.
         target = request.target_operation_id
@@ -109,7 +106,7 @@ class WalletOperations:
     async def _record_without_wallet(
         self, request: OperationRequest, verdicts: tuple[tuple[str, Verdict], ...]
     ) -> OperationRecord | None:
-        now = utc_now()
+        now = self._clock()
         stored: OperationRecord | None = None
         for op, verdict in verdicts:
             stored = await self._operations.record(record_of(request, op, verdict, now))

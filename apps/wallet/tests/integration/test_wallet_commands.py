@@ -75,7 +75,7 @@ async def watch_lowest_balance(wallet: Any, wallet_id: str, stop: asyncio.Event)
     """The lowest balance seen by polling the stored wallet while `stop` is not set."""
     lowest = await wallet.balance(wallet_id)
     while not stop.is_set():
-        stored = await wallet.components["wallets"].get(wallet_id)
+        stored = await wallet.components.wallets.get(wallet_id)
         lowest = min(lowest, stored.balance)
         await asyncio.sleep(0.005)
     return lowest
@@ -96,7 +96,7 @@ async def test_a_hundred_concurrent_debits_of_10_on_500_debit_exactly_50_and_nev
         assert outcomes.count(StepOutcome.INSUFFICIENT_FUNDS) == 50
         assert await wallet.balance(wallet_id) == 0
         assert await watcher >= 0
-        records = await wallet.components["operations"].find(
+        records = await wallet.components.operations.find(
             [f"tr_{i:03d}:debit_source" for i in range(100)]
         )
         assert sum(r.outcome is StepOutcome.DEBITED for r in records.values()) == 50
@@ -141,12 +141,12 @@ async def test_concurrent_duplicates_decide_once_even_while_marks_are_pruned_und
     marks epoch is what stops a handler from deciding again on a mark pruned after its read."""
     wallet_id = await wallet_service.funded_wallet(10_000)
     components = wallet_service.components
-    operations = WalletOperations(components["wallets"], SlowRecordReads(components["operations"]))
+    operations = WalletOperations(components.wallets, SlowRecordReads(components.operations))
     stop = asyncio.Event()
 
     async def prune_continuously() -> None:
         while not stop.is_set():
-            await components["mark_pruner"].prune_once()
+            await components.pruner.prune_once()
             await asyncio.sleep(0.001)
 
     pruning = asyncio.create_task(prune_continuously())
@@ -172,8 +172,8 @@ async def test_a_repeat_after_its_mark_is_pruned_gets_the_recorded_reply(
     wallet_id = await wallet_service.funded_wallet(50)
     first = await wallet_service.reply_to(await wallet_service.send(debit("tr_p", wallet_id, 80)))
     assert first.outcome is StepOutcome.INSUFFICIENT_FUNDS
-    await wallet_service.components["mark_pruner"].prune_once()
-    stored = await wallet_service.components["wallets"].get(wallet_id)
+    await wallet_service.components.pruner.prune_once()
+    stored = await wallet_service.components.wallets.get(wallet_id)
     assert dict(stored.marks) == {}
     # Funds arrive meanwhile: the repeat still answers what was decided the first time.
     await wallet_service.reply_to(await wallet_service.send(credit("tr_more", wallet_id, 100)))
@@ -196,7 +196,7 @@ async def test_a_refund_before_its_debit_refuses_the_late_debit_and_moves_nothin
     assert late.reason is not None and "cancelled" in late.reason
     assert await wallet_service.balance(wallet_id) == 500
     # Both verdicts are permanent records, so they survive the pruning of the marks.
-    await wallet_service.components["mark_pruner"].prune_once()
+    await wallet_service.components.pruner.prune_once()
     again = await wallet_service.reply_to(await wallet_service.send(debit("tr_r", wallet_id, 200)))
     assert again == late
     assert await wallet_service.balance(wallet_id) == 500
@@ -324,7 +324,7 @@ async def test_a_crash_after_the_wallet_write_is_finished_by_the_redelivery(
     the wallet is the decision, so the redelivered command records and replays it without
     moving money a second time."""
     wallet_id = await wallet_service.funded_wallet(500)
-    wallets = wallet_service.components["wallets"]
+    wallets = wallet_service.components.wallets
     request = OperationRequest(
         kind=OperationKind.DEBIT,
         saga_id="tr_crash",
@@ -336,7 +336,7 @@ async def test_a_crash_after_the_wallet_write_is_finished_by_the_redelivery(
     decision = decide(request, await wallets.get(wallet_id), {})
     assert isinstance(decision, Decide)
     assert await wallets.apply(wallet_id, decision.guard, decision.change)
-    assert await wallet_service.components["operations"].find([request.operation_id]) == {}
+    assert await wallet_service.components.operations.find([request.operation_id]) == {}
     reply = await wallet_service.reply_to(
         await wallet_service.send(debit("tr_crash", wallet_id, 100))
     )
@@ -376,7 +376,7 @@ async def test_a_timeout_fault_is_acknowledged_and_does_nothing_at_all(wallet_se
     await wallet_service.reply_to(await wallet_service.send(credit("tr_after", wallet_id, 1)))
     await asyncio.sleep(0.3)
     assert [r for r in await wallet_service.all_replies() if r[1].saga_id == "tr_to"] == []
-    assert await wallet_service.components["operations"].find(["tr_to:debit_source"]) == {}
+    assert await wallet_service.components.operations.find(["tr_to:debit_source"]) == {}
     assert await wallet_service.balance(wallet_id) == 501
     pending = await wallet_service.redis.xpending(
         wallet_service.settings.streams.wallet_commands, "wallet"
@@ -409,7 +409,7 @@ async def test_an_error_fault_leaves_the_command_pending_then_dead_letters_it_wi
         assert len(dead) == 1
         assert Envelope.from_wire(dead[0][1][b"envelope"]).saga_id == "tr_err"
         assert [r for r in await wallet.all_replies() if r[1].saga_id == "tr_err"] == []
-        assert await wallet.components["operations"].find(["tr_err:debit_source"]) == {}
+        assert await wallet.components.operations.find(["tr_err:debit_source"]) == {}
         assert await wallet.balance(wallet_id) == 500
 
 
@@ -442,6 +442,6 @@ async def test_a_compensation_carrying_a_fault_still_settles(wallet_service: Any
         ),
         saga_id="tr_cf",
     )
-    await wallet_service.components["command_handlers"].refund_wallet(envelope)
+    await wallet_service.components.handlers.refund_wallet(envelope)
     replies = [r for _, r in await wallet_service.all_replies() if r.saga_id == "tr_cf"]
     assert [r.outcome for r in replies] == [StepOutcome.DEBIT_CANCELLED]

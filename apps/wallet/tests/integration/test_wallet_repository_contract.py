@@ -14,15 +14,8 @@ from beanie import init_beanie
 from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep
 from payflow_service.quotas import QuotaExceeded
-from payflow_wallet.domain.operations import (
-    Guard,
-    OperationKind,
-    OperationRecord,
-    WalletChange,
-)
-from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus, open_wallet
-from payflow_wallet.memory_repository import InMemoryOperationLog, InMemoryWalletRepository
-from payflow_wallet.mongo_repository import (
+from payflow_wallet.adapters.memory import InMemoryOperationLog, InMemoryWalletRepository
+from payflow_wallet.adapters.mongo import (
     MongoOperationLog,
     MongoWalletRepository,
     OperationDocument,
@@ -30,7 +23,15 @@ from payflow_wallet.mongo_repository import (
     mark_key,
     operation_of,
 )
-from payflow_wallet.repository import DuplicateWallet, OperationLog, WalletRepository
+from payflow_wallet.domain.errors import DuplicateWallet
+from payflow_wallet.domain.operations import (
+    Guard,
+    OperationKind,
+    OperationRecord,
+    WalletChange,
+)
+from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus, open_wallet
+from payflow_wallet.ports import OperationLog, WalletRepository
 
 pytestmark = pytest.mark.integration
 

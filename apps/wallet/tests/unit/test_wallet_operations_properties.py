@@ -11,11 +11,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from payflow_contracts.clock import utc_now
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_wallet.adapters.memory import InMemoryOperationLog, InMemoryWalletRepository
 from payflow_wallet.domain.operations import OperationKind, OperationRecord, OperationRequest
-from payflow_wallet.domain.wallet import open_wallet, utc_now
+from payflow_wallet.domain.wallet import open_wallet
 from payflow_wallet.mark_pruner import MarkPruner
-from payflow_wallet.memory_repository import InMemoryOperationLog, InMemoryWalletRepository
 from payflow_wallet.wallet_operations import WalletOperations
 
 STEPS = {

@@ -7,15 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from payflow_contracts.clock import utc_now
 from payflow_contracts.faults import FaultAction, fault_action
 from payflow_contracts.paging import InvalidCursor, PagePosition, decode_cursor, encode_cursor
-from payflow_wallet.domain.wallet import (
-    WalletClosed,
-    WalletStatus,
-    open_wallet,
-    utc_now,
-    with_status,
-)
+from payflow_wallet.domain.errors import WalletClosed
+from payflow_wallet.domain.wallet import WalletStatus, open_wallet, with_status
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

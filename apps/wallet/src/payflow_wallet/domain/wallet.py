@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
+
+from payflow_wallet.domain.errors import WalletClosed
 
 
 class WalletStatus(StrEnum):
@@ -37,12 +39,6 @@ class Verdict(StrEnum):
     CREDIT_ALREADY_APPLIED = "credit_already_applied"
 
 
-def utc_now() -> datetime:
-    """Now, in UTC, at the millisecond precision MongoDB stores (so cursors compare exactly)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 @dataclass(frozen=True)
 class Wallet:
     id: str
@@ -70,10 +66,6 @@ def open_wallet(wallet_id: str, owner_id: str, currency: str, now: datetime) -> 
         created_at=now,
         updated_at=now,
     )
-
-
-class WalletClosed(Exception):
-    """A closed wallet cannot be frozen or unfrozen."""
 
 
 def statuses_allowing(target: WalletStatus) -> frozenset[WalletStatus]:

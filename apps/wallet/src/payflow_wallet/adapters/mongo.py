@@ -1,23 +1,25 @@
-"""MongoDB adapters of the wallet ports: Beanie documents for schema and indexes, and guarded
-single-document writes through the collection (no multi-document transactions, ever)."""
+"""MongoDB adapters of the wallet ports: Beanie documents declare the collections (fields and
+indexes); the adapters read and write through their pymongo collections with explicit filters
+and guarded single-document writes (no multi-document transactions, ever)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from beanie import Document, SortDirection
+from beanie import Document
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_service.mongo import insert_first
 from payflow_service.quotas import insert_within_quota, quota_slot_index
+from payflow_wallet.domain.errors import DuplicateWallet
 from payflow_wallet.domain.operations import Guard, OperationKind, OperationRecord, WalletChange
 from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus
-from payflow_wallet.repository import DuplicateWallet
 
 # Operation ids become keys of the `marks` map; a key may not contain "." or start with "$".
 _KEY_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"))
@@ -65,19 +67,38 @@ class WalletDocument(Document):
         ]
 
 
-def _to_wallet(doc: WalletDocument) -> Wallet:
+def _to_wallet(doc: Mapping[str, Any]) -> Wallet:
     return Wallet(
-        id=doc.id,
-        owner_id=doc.owner_id,
-        currency=doc.currency,
-        balance=doc.balance,
-        status=doc.status,
-        created_at=doc.created_at,
-        updated_at=doc.updated_at,
-        version=doc.version,
-        marks={operation_of(k): v for k, v in doc.marks.items()},
-        marks_epoch=doc.marks_epoch,
+        id=doc["_id"],
+        owner_id=doc["owner_id"],
+        currency=doc["currency"],
+        balance=doc["balance"],
+        status=WalletStatus(doc["status"]),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        version=doc.get("version", 0),
+        marks={operation_of(k): Verdict(v) for k, v in doc.get("marks", {}).items()},
+        marks_epoch=doc.get("marks_epoch", 0),
     )
+
+
+def _wallet_document(wallet: Wallet, slot: int | None) -> dict[str, Any]:
+    """A new wallet as `WalletDocument` stores it (same fields, same order)."""
+    return {
+        "_id": wallet.id,
+        "owner_id": wallet.owner_id,
+        "currency": wallet.currency,
+        "balance": wallet.balance,
+        "status": wallet.status.value,
+        "version": wallet.version,
+        "marks": {},
+        "marks_epoch": 0,
+        "marks_count": 0,
+        "created_at": wallet.created_at,
+        "updated_at": wallet.updated_at,
+        "position": PagePosition(wallet.created_at, wallet.id).key,
+        "quota_slot": slot,
+    }
 
 
 # `$currentDate`, not `$set`: the embedded store (nx-27017) stores a datetime given to `$set`
@@ -118,27 +139,15 @@ class MongoWalletRepository:
         await insert_within_quota(self._collection, {"owner_id": wallet.owner_id}, cap, insert)
 
     async def _insert(self, wallet: Wallet, slot: int | None) -> None:
-        document = WalletDocument(
-            id=wallet.id,
-            owner_id=wallet.owner_id,
-            currency=wallet.currency,
-            balance=wallet.balance,
-            status=wallet.status,
-            version=wallet.version,
-            created_at=wallet.created_at,
-            updated_at=wallet.updated_at,
-            position=PagePosition(wallet.created_at, wallet.id).key,
-            quota_slot=slot,
-        )
         try:
-            await document.insert()
+            await self._collection.insert_one(_wallet_document(wallet, slot))
         except DuplicateKeyError:
             if await self._collection.find_one({"_id": wallet.id}, {"_id": 1}) is None:
                 raise  # the quota's index: insert_within_quota looks for another slot
             raise DuplicateWallet(wallet.id) from None
 
     async def get(self, wallet_id: str) -> Wallet | None:
-        document = await WalletDocument.get(wallet_id)
+        document = await self._collection.find_one({"_id": wallet_id})
         return _to_wallet(document) if document else None
 
     async def page(
@@ -149,13 +158,8 @@ class MongoWalletRepository:
             query["owner_id"] = owner_id
         if after is not None:
             query["position"] = {"$gt": after.key}
-        documents = (
-            await WalletDocument.find(query)
-            .sort([("position", SortDirection.ASCENDING)])
-            .limit(limit)
-            .to_list()
-        )
-        return [_to_wallet(d) for d in documents]
+        cursor = self._collection.find(query).sort("position", ASCENDING).limit(limit)
+        return [_to_wallet(d) async for d in cursor]
 
     async def set_status(
         self,
@@ -206,8 +210,8 @@ class MongoWalletRepository:
         query: dict[str, Any] = {"marks_count": {"$gt": 0}}
         if after_id is not None:
             query["_id"] = {"$gt": after_id}
-        documents = await WalletDocument.find(query).sort("_id").limit(limit).to_list()
-        return [_to_wallet(d) for d in documents]
+        cursor = self._collection.find(query).sort("_id", ASCENDING).limit(limit)
+        return [_to_wallet(d) async for d in cursor]
 
 
 class OperationDocument(Document):
@@ -230,49 +234,51 @@ class OperationDocument(Document):
         indexes = [IndexModel([("wallet_id", ASCENDING), ("recorded_at", ASCENDING)])]
 
 
-def _to_record(doc: OperationDocument) -> OperationRecord:
+def _to_record(doc: Mapping[str, Any]) -> OperationRecord:
     return OperationRecord(
-        operation_id=doc.id,
-        saga_id=doc.saga_id,
-        step=doc.step,
-        kind=doc.kind,
-        wallet_id=doc.wallet_id,
-        amount=doc.amount,
-        currency=doc.currency,
-        verdict=doc.verdict,
-        outcome=doc.outcome,
-        reason=doc.reason,
-        recorded_at=doc.recorded_at,
+        operation_id=doc["_id"],
+        saga_id=doc["saga_id"],
+        step=SagaStep(doc["step"]),
+        kind=OperationKind(doc["kind"]),
+        wallet_id=doc["wallet_id"],
+        amount=doc["amount"],
+        currency=doc["currency"],
+        verdict=Verdict(doc["verdict"]),
+        outcome=StepOutcome(doc["outcome"]),
+        reason=doc.get("reason"),
+        recorded_at=doc["recorded_at"],
     )
 
 
+def _record_document(record: OperationRecord) -> dict[str, Any]:
+    """A record as `OperationDocument` stores it (same fields, same order)."""
+    return {
+        "_id": record.operation_id,
+        "saga_id": record.saga_id,
+        "step": record.step.value,
+        "kind": record.kind.value,
+        "wallet_id": record.wallet_id,
+        "amount": record.amount,
+        "currency": record.currency,
+        "verdict": record.verdict.value,
+        "outcome": record.outcome.value,
+        "reason": record.reason,
+        "recorded_at": record.recorded_at,
+    }
+
+
 class MongoOperationLog:
+    def __init__(self) -> None:
+        self._collection = OperationDocument.get_pymongo_collection()
+
     async def find(self, operation_ids: Collection[str]) -> dict[str, OperationRecord]:
         if not operation_ids:
             return {}
-        documents = await OperationDocument.find({"_id": {"$in": list(operation_ids)}}).to_list()
-        return {d.id: _to_record(d) for d in documents}
+        cursor = self._collection.find({"_id": {"$in": list(operation_ids)}})
+        return {d["_id"]: _to_record(d) async for d in cursor}
 
     async def record(self, record: OperationRecord) -> OperationRecord:
-        document = OperationDocument(
-            id=record.operation_id,
-            saga_id=record.saga_id,
-            step=record.step,
-            kind=record.kind,
-            wallet_id=record.wallet_id,
-            amount=record.amount,
-            currency=record.currency,
-            verdict=record.verdict,
-            outcome=record.outcome,
-            reason=record.reason,
-            recorded_at=record.recorded_at,
-        )
-        try:
-            await document.insert()
-        except DuplicateKeyError:
-            # The unique _id is the arbiter: the record written first is the answer.
-            stored = await OperationDocument.get(record.operation_id)
-            if stored is None:  # pragma: no cover - records are never deleted
-                raise
-            return _to_record(stored)
-        return record
+        # The unique _id is the arbiter: the record written first is the answer.
+        document = _record_document(record)
+        stored = await insert_first(self._collection, document)
+        return record if stored is document else _to_record(stored)

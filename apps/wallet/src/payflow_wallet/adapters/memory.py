@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
+from payflow_contracts.clock import utc_now
 from payflow_contracts.paging import PagePosition
 from payflow_service.quotas import QuotaExceeded
+from payflow_wallet.domain.errors import DuplicateWallet
 from payflow_wallet.domain.operations import Guard, OperationRecord, WalletChange
-from payflow_wallet.domain.wallet import Wallet, WalletStatus, utc_now
-from payflow_wallet.repository import DuplicateWallet
+from payflow_wallet.domain.wallet import Wallet, WalletStatus
 
 
 class InMemoryWalletRepository:

@@ -1,7 +1,7 @@
 """The storage ports of the wallet service: wallets and the permanent operation records.
 
-Two implementations pass one contract suite: `mongo_repository` (production) and
-`memory_repository` (its in-memory twin). Every write is one atomic single-document operation.
+Two implementations pass one contract suite: `adapters.mongo` (production) and
+`adapters.memory` (its in-memory twin). Every write is one atomic single-document operation.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from typing import Protocol
 from payflow_contracts.paging import PagePosition
 from payflow_wallet.domain.operations import Guard, OperationRecord, WalletChange
 from payflow_wallet.domain.wallet import Wallet, WalletStatus
-
-
-class DuplicateWallet(Exception):
-    """A wallet with this id exists already."""
 
 
 class WalletRepository(Protocol):
