@@ -14,17 +14,19 @@ from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
 from payflow_contracts import Envelope, new_id
+from payflow_contracts.clock import utc_now
 from payflow_contracts.events import TransferEvent, transfer_event_id
 from payflow_contracts.transfers import TRANSFER_EXAMPLE
 from payflow_messaging import BusSigner, StreamPublisher
-from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_webhooks.adapters.arq_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_webhooks.adapters.dns import SystemResolver
+from payflow_webhooks.bootstrap import Components
 from payflow_webhooks.domain.delivery import open_delivery, replay
 from payflow_webhooks.domain.event import WebhookEvent
-from payflow_webhooks.domain.moments import utc_now
 from payflow_webhooks.main import create_app as create_service
 from payflow_webhooks.settings import WebhooksSettings
-from payflow_webhooks.url_guard import SystemResolver, UrlGuard
-from payflow_webhooks.worker.app import create_app as create_worker
+from payflow_webhooks.url_guard import UrlGuard
+from payflow_webhooks.worker.main import create_app as create_worker
 from payflow_webhooks.worker.sender import WebhookSender
 
 pytestmark = pytest.mark.integration
@@ -33,7 +35,7 @@ pytestmark = pytest.mark.integration
 class Pipeline:
     def __init__(self, client: httpx.AsyncClient, service: Any, settings: WebhooksSettings) -> None:
         self.client = client
-        self.components: dict[str, Any] = service.state.runtime.components
+        self.components: Components = service.state.components
         self.settings = settings
 
     async def endpoint(self, url: str, owner: str = "usr_a") -> dict[str, Any]:
@@ -132,9 +134,9 @@ async def test_the_sweeper_enqueues_again_a_pending_delivery_whose_job_is_gone(
         data={"id": "tr_x"},
         created_at=now,
     )
-    await pipeline.components["events"].add(event)
+    await pipeline.components.events.add(event)
     # As if the service died between storing the delivery and enqueueing its job.
-    await pipeline.components["deliveries"].add(
+    await pipeline.components.deliveries.add(
         open_delivery(
             delivery_id=new_id("del"),
             event_id=event.id,
