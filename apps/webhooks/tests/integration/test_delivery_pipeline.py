@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -303,3 +304,23 @@ async def test_a_slow_endpoint_does_not_hold_the_fast_ones_deliveries_back(
     finally:
         let_go.set()
     await receiver.wait_for(slow_path, 10, timeout=60)  # and none of the slow ones is lost
+
+
+async def test_the_worker_s_loops_are_seen_by_its_readiness(
+    webhook_settings: Callable[..., WebhooksSettings],
+) -> None:
+    worker = create_worker(webhook_settings())
+    async with (
+        worker.router.lifespan_context(worker),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=worker), base_url="http://w") as client,
+    ):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        checks = ready.json()["checks"]
+        assert checks["arq-worker"] == "ok" and checks["delivery-sweeper"] == "ok"
+        # A loop that ends before shutdown makes the process unready.
+        loop = worker.state.runtime.background["arq-worker"]
+        loop.cancel()
+        await asyncio.wait([loop], timeout=10)
+        unready = await client.get("/readyz")
+        assert unready.status_code == 503 and unready.json()["checks"]["arq-worker"] == "stopped"
