@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from payflow_webhooks.domain.endpoint import WebhookEndpoint
-from payflow_webhooks.endpoint_store import EndpointStore
+from payflow_webhooks.domain.errors import EditConflict, EndpointNotFound
+from payflow_webhooks.ports import EndpointStore
 
 MAX_EDIT_TRIES = 5
-
-
-class EditConflict(Exception):
-    """The endpoint kept changing under the edit (answered as 409)."""
 
 
 async def edit_endpoint(
@@ -19,8 +16,9 @@ async def edit_endpoint(
     endpoint_id: str,
     owner_id: str,
     change: Callable[[WebhookEndpoint], WebhookEndpoint],
-) -> WebhookEndpoint | None:
-    """Apply `change` to the current endpoint with a compare-and-set; None when there is none.
+) -> WebhookEndpoint:
+    """Apply `change` to the current endpoint with a compare-and-set
+    (`EndpointNotFound` when the owner has no such endpoint).
 
     A worker write (a failure mark, a disable) bumps the version too, so the edit is re-applied
     to the fresh endpoint instead of overwriting what the worker recorded.
@@ -28,7 +26,7 @@ async def edit_endpoint(
     for _ in range(MAX_EDIT_TRIES):
         current = await store.get(endpoint_id, owner_id)
         if current is None:
-            return None
+            raise EndpointNotFound(endpoint_id)
         changed = change(current)
         if await store.compare_and_set(changed, current.version):
             return changed

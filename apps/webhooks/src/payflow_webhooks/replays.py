@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from payflow_webhooks.delivery_queue import DeliveryQueue
-from payflow_webhooks.delivery_store import DeliveryStore
 from payflow_webhooks.domain.delivery import Delivery, replay
-from payflow_webhooks.endpoint_store import EndpointStore
-from payflow_webhooks.replay_quota import ReplayQuota
+from payflow_webhooks.domain.errors import DeliveryNotFound, EndpointDisabled, ReplayConflict
+from payflow_webhooks.ports import DeliveryQueue, DeliveryStore, EndpointStore, ReplayQuota
 
 MAX_REPLAY_TRIES = 5
-
-
-class DeliveryNotFound(Exception):
-    pass
-
-
-class EndpointDisabled(Exception):
-    pass
-
-
-class ReplayConflict(Exception):
-    pass
 
 
 async def replay_delivery(

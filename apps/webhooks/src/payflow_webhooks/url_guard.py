@@ -8,12 +8,10 @@ address that was checked, so a second DNS answer cannot point it elsewhere.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
-from typing import Protocol
 
+from payflow_webhooks.domain.errors import HostUnresolvable, UrlNotAllowed
 from payflow_webhooks.domain.url_rules import (
     IPAddress,
     WebhookUrl,
@@ -21,34 +19,9 @@ from payflow_webhooks.domain.url_rules import (
     parse_webhook_url,
     refused_addresses,
 )
+from payflow_webhooks.ports import HostResolver
 
 logger = logging.getLogger(__name__)
-
-
-class UrlNotAllowed(Exception):
-    """The URL points at a private, loopback, link-local or otherwise non-public address."""
-
-
-class HostUnresolvable(Exception):
-    """The host name did not resolve at delivery time."""
-
-
-class HostResolver(Protocol):
-    async def resolve(self, host: str, port: int) -> list[IPAddress]: ...
-
-
-class SystemResolver:
-    """The operating system's resolver (getaddrinfo), run off the event loop."""
-
-    async def resolve(self, host: str, port: int) -> list[IPAddress]:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses: list[IPAddress] = []
-        for info in infos:
-            # An IPv6 answer may carry a zone ("fe80::1%eth0"); the address is what is vetted.
-            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-            if address not in addresses:
-                addresses.append(address)
-        return addresses
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -14,17 +15,19 @@ from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
 from payflow_contracts import Envelope, new_id
+from payflow_contracts.clock import utc_now
 from payflow_contracts.events import TransferEvent, transfer_event_id
 from payflow_contracts.transfers import TRANSFER_EXAMPLE
 from payflow_messaging import BusSigner, StreamPublisher
-from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_webhooks.adapters.arq_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_webhooks.adapters.dns import SystemResolver
+from payflow_webhooks.bootstrap import Components
 from payflow_webhooks.domain.delivery import open_delivery, replay
 from payflow_webhooks.domain.event import WebhookEvent
-from payflow_webhooks.domain.moments import utc_now
 from payflow_webhooks.main import create_app as create_service
 from payflow_webhooks.settings import WebhooksSettings
-from payflow_webhooks.url_guard import SystemResolver, UrlGuard
-from payflow_webhooks.worker.app import create_app as create_worker
+from payflow_webhooks.url_guard import UrlGuard
+from payflow_webhooks.worker.main import create_app as create_worker
 from payflow_webhooks.worker.sender import WebhookSender
 
 pytestmark = pytest.mark.integration
@@ -33,7 +36,7 @@ pytestmark = pytest.mark.integration
 class Pipeline:
     def __init__(self, client: httpx.AsyncClient, service: Any, settings: WebhooksSettings) -> None:
         self.client = client
-        self.components: dict[str, Any] = service.state.runtime.components
+        self.components: Components = service.state.components
         self.settings = settings
 
     async def endpoint(self, url: str, owner: str = "usr_a") -> dict[str, Any]:
@@ -132,9 +135,9 @@ async def test_the_sweeper_enqueues_again_a_pending_delivery_whose_job_is_gone(
         data={"id": "tr_x"},
         created_at=now,
     )
-    await pipeline.components["events"].add(event)
+    await pipeline.components.events.add(event)
     # As if the service died between storing the delivery and enqueueing its job.
-    await pipeline.components["deliveries"].add(
+    await pipeline.components.deliveries.add(
         open_delivery(
             delivery_id=new_id("del"),
             event_id=event.id,
@@ -301,3 +304,23 @@ async def test_a_slow_endpoint_does_not_hold_the_fast_ones_deliveries_back(
     finally:
         let_go.set()
     await receiver.wait_for(slow_path, 10, timeout=60)  # and none of the slow ones is lost
+
+
+async def test_the_worker_s_loops_are_seen_by_its_readiness(
+    webhook_settings: Callable[..., WebhooksSettings],
+) -> None:
+    worker = create_worker(webhook_settings())
+    async with (
+        worker.router.lifespan_context(worker),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=worker), base_url="http://w") as client,
+    ):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        checks = ready.json()["checks"]
+        assert checks["arq-worker"] == "ok" and checks["delivery-sweeper"] == "ok"
+        # A loop that ends before shutdown makes the process unready.
+        loop = worker.state.runtime.background["arq-worker"]
+        loop.cancel()
+        await asyncio.wait([loop], timeout=10)
+        unready = await client.get("/readyz")
+        assert unready.status_code == 503 and unready.json()["checks"]["arq-worker"] == "stopped"

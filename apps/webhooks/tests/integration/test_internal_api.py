@@ -14,9 +14,10 @@ from payflow_contracts import Envelope, new_id
 from payflow_contracts.events import TransferEvent, transfer_event_id
 from payflow_contracts.transfers import TRANSFER_EXAMPLE
 from payflow_messaging import BusSigner, StreamPublisher
-from payflow_webhooks.delivery_queue import queue_name
+from payflow_webhooks.adapters.arq_queue import queue_name
+from payflow_webhooks.adapters.redis import HOUR_S, HourlyReplayQuota
+from payflow_webhooks.domain.errors import QuotaSpent
 from payflow_webhooks.main import create_app
-from payflow_webhooks.replay_quota import HOUR_S, HourlyReplayQuota, QuotaSpent
 from payflow_webhooks.settings import WebhooksSettings
 
 pytestmark = pytest.mark.integration

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from beanie import init_beanie
 
+from payflow_contracts.paging import PagePosition, cut_page, decode_cursor
 from payflow_service.quotas import QuotaExceeded
-from payflow_webhooks.delivery_store import InMemoryDeliveryStore, MongoDeliveryStore
+from payflow_webhooks.adapters.memory import (
+    InMemoryDeliveryStore,
+    InMemoryEndpointStore,
+    InMemoryEventStore,
+)
+from payflow_webhooks.adapters.mongo import (
+    DOCUMENT_MODELS,
+    MongoDeliveryStore,
+    MongoEndpointStore,
+    MongoEventStore,
+)
+from payflow_webhooks.adapters.redis import CachedEndpointStore
 from payflow_webhooks.domain.delivery import (
     Attempt,
     Delivery,
@@ -27,15 +40,17 @@ from payflow_webhooks.domain.endpoint import (
     rotate_secret,
 )
 from payflow_webhooks.domain.event import WebhookEvent
-from payflow_webhooks.endpoint_store import (
-    CachedEndpointStore,
-    InMemoryEndpointStore,
-    MongoEndpointStore,
-)
-from payflow_webhooks.event_store import InMemoryEventStore, MongoEventStore
-from payflow_webhooks.stores import DOCUMENT_MODELS
 
 pytestmark = pytest.mark.integration
+
+
+def after(cursor: str | None) -> PagePosition | None:
+    return decode_cursor(cursor) if cursor else None
+
+
+async def page_of(found: Awaitable[list[Any]], limit: int) -> tuple[list[Any], str | None]:
+    """A store's answer cut into a page and its next cursor, as the routes do."""
+    return cut_page(await found, limit, lambda item: item.position)
 
 
 @pytest.fixture(params=["mongo", "cached", "memory"])
@@ -200,7 +215,7 @@ async def test_endpoints_page_newest_first_within_one_second_and_delete_only_for
     seen: list[str] = []
     cursor = None
     while True:
-        page, cursor = await endpoints.page("usr_a", 2, cursor)
+        page, cursor = await page_of(endpoints.page("usr_a", 2, after(cursor)), 2)
         seen += [e.id for e in page]
         if cursor is None:
             break
@@ -234,14 +249,14 @@ async def test_an_event_is_visible_only_to_the_owners_it_touches(
                 now + timedelta(milliseconds=i + 1), f"evt_{i + 2}", owners=("usr_a",), type=kind
             )
         )
-    mine, _ = await events.page("usr_a", None, 10, None)
+    mine, _ = await page_of(events.page("usr_a", None, 10, None), 10)
     assert [e.id for e in mine] == ["evt_5", "evt_4", "evt_3", "evt_2", "evt_1"]
-    failed, _ = await events.page("usr_a", "transfer.failed", 10, None)
+    failed, _ = await page_of(events.page("usr_a", "transfer.failed", 10, None), 10)
     assert [e.id for e in failed] == ["evt_5", "evt_3"]
-    first, cursor = await events.page("usr_a", None, 2, None)
-    rest, end = await events.page("usr_a", None, 10, cursor)
+    first, cursor = await page_of(events.page("usr_a", None, 2, None), 2)
+    rest, end = await page_of(events.page("usr_a", None, 10, after(cursor)), 10)
     assert [e.id for e in first + rest] == [e.id for e in mine] and end is None
-    assert (await events.page("usr_b", None, 10, None))[0][0].id == "evt_1"
+    assert (await page_of(events.page("usr_b", None, 10, None), 10))[0][0].id == "evt_1"
 
 
 # ---------------------------------------------------------------- deliveries
@@ -327,13 +342,13 @@ async def test_deliveries_of_an_endpoint_page_newest_first_filtered_by_status(
     await deliveries.compare_and_set(
         first.model_copy(update={"status": DeliveryStatus.FAILED, "version": 1}), 0
     )
-    page, cursor = await deliveries.page("we_1", None, 3, None)
-    rest, end = await deliveries.page("we_1", None, 3, cursor)
+    page, cursor = await page_of(deliveries.page("we_1", None, 3, None), 3)
+    rest, end = await page_of(deliveries.page("we_1", None, 3, after(cursor)), 3)
     assert [d.id for d in page + rest] == ["del_4", "del_3", "del_2", "del_1", "del_0"]
     assert end is None
-    failed, _ = await deliveries.page("we_1", DeliveryStatus.FAILED, 10, None)
+    failed, _ = await page_of(deliveries.page("we_1", DeliveryStatus.FAILED, 10, None), 10)
     assert [d.id for d in failed] == ["del_1"]
-    assert (await deliveries.page("we_other", None, 10, None))[0] == []
+    assert (await page_of(deliveries.page("we_other", None, 10, None), 10))[0] == []
 
 
 async def test_an_endpoint_changed_by_one_process_is_seen_at_once_by_another(
@@ -365,7 +380,7 @@ async def test_an_owner_holds_at_most_the_cap_of_endpoints(endpoints: Any, now: 
     )
     assert sum(o is None for o in outcomes) == 2
     assert all(isinstance(o, QuotaExceeded) for o in outcomes if o is not None)
-    held, _ = await endpoints.page("usr_q", 100, None)
+    held, _ = await page_of(endpoints.page("usr_q", 100, None), 100)
     assert len(held) == 2
     assert await endpoints.delete(held[0].id, "usr_q")
     await endpoints.add(an_endpoint(now, "we_again", "usr_q"), cap=2)

@@ -22,7 +22,7 @@ from payflow_messaging import BusSigner, StreamPublisher
 from payflow_testing.receiver import Receiver
 from payflow_webhooks.main import create_app as create_service
 from payflow_webhooks.settings import WebhooksSettings
-from payflow_webhooks.worker.app import create_app as create_worker
+from payflow_webhooks.worker.main import create_app as create_worker
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payflow_settings import ServiceSettings
-from payflow_webhooks.delivery_queue import arq_redis_settings
+from payflow_webhooks.adapters.arq_queue import arq_redis_settings
 
 
 def test_the_password_and_user_are_decoded_as_redis_py_decodes_them() -> None:

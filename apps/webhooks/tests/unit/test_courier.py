@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from payflow_webhooks.delivery_store import InMemoryDeliveryStore
+from payflow_webhooks.adapters.memory import (
+    InMemoryDeliveryStore,
+    InMemoryEndpointStore,
+    InMemoryEventStore,
+)
 from payflow_webhooks.domain.delivery import AttemptResult, DeliveryStatus, open_delivery, replay
 from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, open_endpoint
 from payflow_webhooks.domain.event import WebhookEvent
 from payflow_webhooks.domain.retry_policy import RetryPolicy
-from payflow_webhooks.endpoint_store import InMemoryEndpointStore
-from payflow_webhooks.event_store import InMemoryEventStore
 from payflow_webhooks.worker.courier import WebhookCourier
 from payflow_webhooks.worker.fair_share import BUSY_DEFER, FairShare, busy_defer
 

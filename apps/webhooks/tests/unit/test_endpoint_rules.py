@@ -9,13 +9,13 @@ import pytest
 from payflow_webhooks.domain.endpoint import (
     DisabledReason,
     EndpointStatus,
-    InvalidEventTypes,
     change_endpoint,
-    endpoint_view,
     normalize_event_types,
     open_endpoint,
     rotate_secret,
 )
+from payflow_webhooks.domain.errors import InvalidEventTypes
+from payflow_webhooks.schemas import EndpointResource
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -93,6 +93,6 @@ def test_an_edit_changes_only_what_it_names() -> None:
 
 
 def test_the_endpoint_resource_never_shows_a_secret() -> None:
-    view = endpoint_view(rotate_secret(an_endpoint(), T0, DAY))
+    view = EndpointResource.of(rotate_secret(an_endpoint(), T0, DAY)).model_dump(mode="json")
     assert "secret" not in view and "whsec_" not in str(view)
     assert view["created_at"] == "2026-03-01T12:00:00Z"

@@ -6,8 +6,9 @@ import ipaddress
 
 import pytest
 
-from payflow_webhooks.domain.url_rules import IPAddress, UrlRejected
-from payflow_webhooks.url_guard import HostUnresolvable, UrlGuard, UrlNotAllowed
+from payflow_webhooks.domain.errors import HostUnresolvable, UrlNotAllowed, UrlRejected
+from payflow_webhooks.domain.url_rules import IPAddress
+from payflow_webhooks.url_guard import UrlGuard
 
 
 class TableResolver:

@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
+from payflow_contracts.clock import utc_now
+from payflow_contracts.paging import cut_page
 from payflow_observability import inject_traceparent
 from payflow_service import InternalCaller, ProblemError
-from payflow_webhooks.api.deps import (
-    Deliveries,
-    Endpoints,
-    Limit,
-    OwnerId,
-    Queue,
-    Replays,
-    invalid_cursor,
-)
-from payflow_webhooks.domain.delivery import DeliveryStatus, delivery_view
-from payflow_webhooks.domain.moments import utc_now
-from payflow_webhooks.paging import InvalidCursor
-from payflow_webhooks.replay_quota import QuotaSpent
-from payflow_webhooks.replays import (
-    DeliveryNotFound,
-    EndpointDisabled,
-    ReplayConflict,
-    replay_delivery,
-)
+from payflow_service.paging import Cursor, Limit
+from payflow_webhooks.deps import Deliveries, Endpoints, OwnerId, Queue, Replays
+from payflow_webhooks.domain.delivery import Delivery, DeliveryStatus
+from payflow_webhooks.domain.errors import DeliveryNotFound, EndpointNotFound, QuotaSpent
+from payflow_webhooks.ports import DeliveryStore
+from payflow_webhooks.replays import replay_delivery
+from payflow_webhooks.schemas import DeliveryPage, DeliveryResource
 
 router = APIRouter(prefix="/internal", tags=["webhook deliveries"])
 
 
-def _delivery_not_found() -> ProblemError:
-    return ProblemError(404, "delivery_not_found", "No such delivery.")
+async def _resource(deliveries: DeliveryStore, delivery: Delivery) -> DeliveryResource:
+    attempts = await deliveries.attempts_of([delivery.id])
+    return DeliveryResource.of(delivery, attempts[delivery.id])
 
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries")
@@ -42,22 +31,19 @@ async def list_deliveries(
     endpoints: Endpoints,
     deliveries: Deliveries,
     _: InternalCaller,
+    cursor: Cursor,
     status: DeliveryStatus | None = None,
     limit: Limit = 20,
-    cursor: str | None = None,
-) -> dict[str, Any]:
+) -> DeliveryPage:
     """Newest first, each with every attempt (time, status code, duration, error)."""
     if await endpoints.get(endpoint_id, owner_id) is None:
-        raise ProblemError(404, "webhook_endpoint_not_found", "No such webhook endpoint.")
-    try:
-        items, next_cursor = await deliveries.page(endpoint_id, status, limit, cursor)
-    except InvalidCursor:
-        raise invalid_cursor() from None
+        raise EndpointNotFound(endpoint_id)
+    found = await deliveries.page(endpoint_id, status, limit, cursor)
+    items, next_cursor = cut_page(found, limit, lambda d: d.position)
     attempts = await deliveries.attempts_of([d.id for d in items])
-    return {
-        "data": [delivery_view(d, attempts[d.id]) for d in items],
-        "next_cursor": next_cursor,
-    }
+    return DeliveryPage(
+        data=[DeliveryResource.of(d, attempts[d.id]) for d in items], next_cursor=next_cursor
+    )
 
 
 @router.get("/webhook-deliveries/{delivery_id}")
@@ -67,12 +53,11 @@ async def get_delivery(
     endpoints: Endpoints,
     deliveries: Deliveries,
     _: InternalCaller,
-) -> dict[str, Any]:
+) -> DeliveryResource:
     delivery = await deliveries.get(delivery_id, owner_id)
     if delivery is None or await endpoints.get(delivery.endpoint_id, owner_id) is None:
-        raise _delivery_not_found()
-    attempts = await deliveries.attempts_of([delivery.id])
-    return delivery_view(delivery, attempts[delivery.id])
+        raise DeliveryNotFound(delivery_id)
+    return await _resource(deliveries, delivery)
 
 
 @router.post("/webhook-deliveries/{delivery_id}/retry", status_code=202)
@@ -84,7 +69,7 @@ async def retry_delivery(
     queue: Queue,
     replays: Replays,
     _: InternalCaller,
-) -> dict[str, Any]:
+) -> DeliveryResource:
     """Send the delivery again now (any status), with a fresh round of the retry schedule;
     at most `PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR` per owner and clock hour."""
     try:
@@ -98,14 +83,6 @@ async def retry_delivery(
             now=utc_now(),
             traceparent=inject_traceparent().get("traceparent"),
         )
-    except DeliveryNotFound:
-        raise _delivery_not_found() from None
-    except EndpointDisabled:
-        raise ProblemError(
-            409,
-            "webhook_endpoint_disabled",
-            "The delivery's endpoint is disabled; enable it before replaying.",
-        ) from None
     except QuotaSpent as spent:
         raise ProblemError(
             429,
@@ -114,7 +91,4 @@ async def retry_delivery(
             "may (PAYFLOW_MAX_DELIVERY_RETRIES_PER_HOUR); retry after Retry-After seconds.",
             headers={"Retry-After": str(spent.retry_after)},
         ) from None
-    except ReplayConflict:
-        raise ProblemError(409, "conflict", "The delivery changed meanwhile; retry.") from None
-    attempts = await deliveries.attempts_of([delivery.id])
-    return delivery_view(delivery, attempts[delivery.id])
+    return await _resource(deliveries, delivery)

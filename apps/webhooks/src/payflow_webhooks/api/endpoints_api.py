@@ -3,58 +3,41 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts import new_id
+from payflow_contracts.clock import utc_now
+from payflow_contracts.paging import cut_page
 from payflow_service import InternalCaller, ProblemError
+from payflow_service.paging import Cursor, Limit
 from payflow_service.quotas import QuotaExceeded, quota_problem
-from payflow_webhooks.api.deps import (
-    Endpoints,
-    Guard,
-    Limit,
-    OwnerId,
-    Settings,
-    invalid_cursor,
-)
+from payflow_webhooks.deps import Endpoints, Guard, OwnerId, Settings
 from payflow_webhooks.domain.endpoint import (
-    EndpointStatus,
-    InvalidEventTypes,
-    WebhookEndpoint,
     change_endpoint,
-    endpoint_view,
     normalize_event_types,
     open_endpoint,
     rotate_secret,
 )
-from payflow_webhooks.domain.moments import utc_now
-from payflow_webhooks.domain.url_rules import UrlRejected
-from payflow_webhooks.endpoint_edits import EditConflict, edit_endpoint
-from payflow_webhooks.paging import InvalidCursor
-from payflow_webhooks.url_guard import UrlGuard, UrlNotAllowed
+from payflow_webhooks.domain.errors import (
+    EndpointNotFound,
+    InvalidEventTypes,
+    UrlNotAllowed,
+    UrlRejected,
+)
+from payflow_webhooks.endpoint_edits import edit_endpoint
+from payflow_webhooks.schemas import (
+    EndpointCreate,
+    EndpointCreated,
+    EndpointPage,
+    EndpointResource,
+    EndpointUpdate,
+    RotatedSecret,
+)
+from payflow_webhooks.url_guard import UrlGuard
 
 router = APIRouter(prefix="/internal/webhook-endpoints", tags=["webhook endpoints"])
-
-
-class EndpointCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: str = Field(min_length=1, max_length=2048)
-    event_types: list[str] = Field(min_length=1, max_length=10)
-    description: str | None = Field(default=None, max_length=500)
-
-
-class EndpointUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
-    event_types: list[str] | None = Field(default=None, min_length=1, max_length=10)
-    description: str | None = Field(default=None, max_length=500)
-    status: EndpointStatus | None = None
-
-
-def _not_found() -> ProblemError:
-    return ProblemError(404, "webhook_endpoint_not_found", "No such webhook endpoint.")
 
 
 def _invalid(field: str, message: str) -> ProblemError:
@@ -88,10 +71,6 @@ def _checked_event_types(event_types: list[str]) -> list[str]:
         raise _invalid("event_types", str(exc)) from None
 
 
-def _with_secret(endpoint: WebhookEndpoint) -> dict[str, Any]:
-    return {**endpoint_view(endpoint), "secret": endpoint.secret}
-
-
 @router.post("", status_code=201)
 async def create_endpoint(
     body: EndpointCreate,
@@ -100,7 +79,7 @@ async def create_endpoint(
     guard: Guard,
     settings: Settings,
     _: InternalCaller,
-) -> dict[str, Any]:
+) -> EndpointCreated:
     """Create an endpoint; the answer carries its `secret`, shown only here and on rotation."""
     event_types = _checked_event_types(body.event_types)
     url = await _vetted_url(guard, body.url)
@@ -118,7 +97,7 @@ async def create_endpoint(
         raise quota_problem(
             exceeded, "webhook endpoints", "PAYFLOW_MAX_WEBHOOK_ENDPOINTS_PER_USER"
         ) from None
-    return _with_secret(endpoint)
+    return EndpointCreated.of(endpoint)
 
 
 @router.get("")
@@ -126,24 +105,22 @@ async def list_endpoints(
     owner_id: OwnerId,
     endpoints: Endpoints,
     _: InternalCaller,
+    cursor: Cursor,
     limit: Limit = 20,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    try:
-        items, next_cursor = await endpoints.page(owner_id, limit, cursor)
-    except InvalidCursor:
-        raise invalid_cursor() from None
-    return {"data": [endpoint_view(e) for e in items], "next_cursor": next_cursor}
+) -> EndpointPage:
+    found = await endpoints.page(owner_id, limit, cursor)
+    items, next_cursor = cut_page(found, limit, lambda e: e.position)
+    return EndpointPage(data=[EndpointResource.of(e) for e in items], next_cursor=next_cursor)
 
 
 @router.get("/{endpoint_id}")
 async def get_endpoint(
     endpoint_id: str, owner_id: OwnerId, endpoints: Endpoints, _: InternalCaller
-) -> dict[str, Any]:
+) -> EndpointResource:
     endpoint = await endpoints.get(endpoint_id, owner_id)
     if endpoint is None:
-        raise _not_found()
-    return endpoint_view(endpoint)
+        raise EndpointNotFound(endpoint_id)
+    return EndpointResource.of(endpoint)
 
 
 @router.patch("/{endpoint_id}")
@@ -154,7 +131,7 @@ async def update_endpoint(
     guard: Guard,
     _: InternalCaller,
     body: Annotated[EndpointUpdate, Body()],
-) -> dict[str, Any]:
+) -> EndpointResource:
     """Change the URL, event types, description, or `status` (enabled/disabled)."""
     sent = body.model_fields_set
     if "url" in sent and body.url is None:
@@ -164,26 +141,21 @@ async def update_endpoint(
     event_types = _checked_event_types(body.event_types) if body.event_types is not None else None
     url = await _vetted_url(guard, body.url) if body.url is not None else None
     now = utc_now()
-    try:
-        updated = await edit_endpoint(
-            endpoints,
-            endpoint_id,
-            owner_id,
-            lambda current: change_endpoint(
-                current,
-                now,
-                url=url,
-                event_types=event_types,
-                description=body.description,
-                clear_description="description" in sent and body.description is None,
-                status=body.status,
-            ),
-        )
-    except EditConflict:
-        raise ProblemError(409, "conflict", "The endpoint changed meanwhile; retry.") from None
-    if updated is None:
-        raise _not_found()
-    return endpoint_view(updated)
+    updated = await edit_endpoint(
+        endpoints,
+        endpoint_id,
+        owner_id,
+        lambda current: change_endpoint(
+            current,
+            now,
+            url=url,
+            event_types=event_types,
+            description=body.description,
+            clear_description="description" in sent and body.description is None,
+            status=body.status,
+        ),
+    )
+    return EndpointResource.of(updated)
 
 
 @router.delete("/{endpoint_id}", status_code=204)
@@ -191,7 +163,7 @@ async def delete_endpoint(
     endpoint_id: str, owner_id: OwnerId, endpoints: Endpoints, _: InternalCaller
 ) -> Response:
     if not await endpoints.delete(endpoint_id, owner_id):
-        raise _not_found()
+        raise EndpointNotFound(endpoint_id)
     return Response(status_code=204)
 
 
@@ -202,16 +174,11 @@ async def rotate_endpoint_secret(
     endpoints: Endpoints,
     settings: Settings,
     _: InternalCaller,
-) -> dict[str, Any]:
+) -> RotatedSecret:
     """A new secret; the old one keeps signing beside it for the overlap (24 h by default)."""
     overlap = timedelta(seconds=settings.webhook_secret_overlap_s)
     now = utc_now()
-    try:
-        rotated = await edit_endpoint(
-            endpoints, endpoint_id, owner_id, lambda current: rotate_secret(current, now, overlap)
-        )
-    except EditConflict:
-        raise ProblemError(409, "conflict", "The endpoint changed meanwhile; retry.") from None
-    if rotated is None:
-        raise _not_found()
-    return {"secret": rotated.secret}
+    rotated = await edit_endpoint(
+        endpoints, endpoint_id, owner_id, lambda current: rotate_secret(current, now, overlap)
+    )
+    return RotatedSecret(secret=rotated.secret)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from payflow_service import InternalCaller, ProblemError
-from payflow_webhooks.api.deps import Events, Limit, OwnerId, invalid_cursor
-from payflow_webhooks.domain.event import event_view
-from payflow_webhooks.paging import InvalidCursor
+from payflow_contracts.paging import cut_page
+from payflow_service import InternalCaller
+from payflow_service.paging import Cursor, Limit
+from payflow_webhooks.deps import Events, OwnerId
+from payflow_webhooks.domain.errors import EventNotFound
+from payflow_webhooks.schemas import EventPage, EventResource
 
 router = APIRouter(prefix="/internal/events", tags=["events"])
 
@@ -27,22 +29,20 @@ async def list_events(
     owner_id: OwnerId,
     events: Events,
     _: InternalCaller,
+    cursor: Cursor,
     event_type: Annotated[EventType | None, Query(alias="type")] = None,
     limit: Limit = 20,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    try:
-        items, next_cursor = await events.page(owner_id, event_type, limit, cursor)
-    except InvalidCursor:
-        raise invalid_cursor() from None
-    return {"data": [event_view(e) for e in items], "next_cursor": next_cursor}
+) -> EventPage:
+    found = await events.page(owner_id, event_type, limit, cursor)
+    items, next_cursor = cut_page(found, limit, lambda e: e.position)
+    return EventPage(data=[EventResource.of(e) for e in items], next_cursor=next_cursor)
 
 
 @router.get("/{event_id}")
 async def get_event(
     event_id: str, owner_id: OwnerId, events: Events, _: InternalCaller
-) -> dict[str, Any]:
+) -> EventResource:
     event = await events.get(event_id, owner_id)
     if event is None:
-        raise ProblemError(404, "event_not_found", "No such event.")
-    return event_view(event)
+        raise EventNotFound(event_id)
+    return EventResource.of(event)

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from payflow_webhooks.domain.moments import rfc3339
+from payflow_contracts.paging import PagePosition
 from payflow_webhooks.domain.retry_policy import RetryPolicy
 
 RESPONSE_BODY_LIMIT = 1024
@@ -55,6 +55,11 @@ class Delivery(BaseModel):
     body: str | None = None
     """The signed body, fixed when the delivery is opened: an attempt sends it without reading
     the event again (None on deliveries opened before it was kept here)."""
+
+    @property
+    def position(self) -> PagePosition:
+        """Where the delivery stands in its endpoint's newest-first list."""
+        return PagePosition(self.created_at, self.id)
 
     @property
     def is_pending(self) -> bool:
@@ -254,27 +259,3 @@ def replay(delivery: Delivery, now: datetime) -> Delivery:
             "version": delivery.version + 1,
         }
     )
-
-
-def delivery_view(delivery: Delivery, attempts: list[Attempt]) -> dict[str, object]:
-    return {
-        "id": delivery.id,
-        "endpoint_id": delivery.endpoint_id,
-        "event_id": delivery.event_id,
-        "event_type": delivery.event_type,
-        "status": delivery.status.value,
-        "attempts": [
-            {
-                "at": rfc3339(a.at),
-                "status_code": a.status_code,
-                "duration_ms": a.duration_ms,
-                "error": a.error,
-                "response_body": a.response_body,
-            }
-            for a in sorted(attempts, key=lambda a: (a.at, a.number))
-        ],
-        "next_attempt_at": rfc3339(delivery.next_attempt_at),
-        "last_error": delivery.last_error,
-        "created_at": rfc3339(delivery.created_at),
-        "updated_at": rfc3339(delivery.updated_at),
-    }

@@ -12,7 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from payflow_webhooks.domain.moments import rfc3339
+from payflow_contracts.paging import PagePosition
+from payflow_webhooks.domain.errors import InvalidEventTypes
 from payflow_webhooks.domain.signatures import new_signing_secret
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -36,10 +37,6 @@ class DisabledReason(StrEnum):
     """The receiver answered 410 Gone."""
     FAILING_TOO_LONG = "failing_too_long"
     """Deliveries kept failing for longer than the configured limit."""
-
-
-class InvalidEventTypes(ValueError):
-    pass
 
 
 def normalize_event_types(event_types: Iterable[str]) -> tuple[str, ...]:
@@ -84,6 +81,11 @@ class WebhookEndpoint(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int = 0
+
+    @property
+    def position(self) -> PagePosition:
+        """Where the endpoint stands in its owner's newest-first list."""
+        return PagePosition(self.created_at, self.id)
 
     @property
     def enabled(self) -> bool:
@@ -154,17 +156,3 @@ def change_endpoint(
     elif status is EndpointStatus.DISABLED and endpoint.enabled:
         update.update(status=status, disabled_reason=DisabledReason.BY_OWNER)
     return endpoint.model_copy(update=update)
-
-
-def endpoint_view(endpoint: WebhookEndpoint) -> dict[str, object]:
-    """The endpoint resource of the API (never the secret: that is shown on creation only)."""
-    return {
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "event_types": list(endpoint.event_types),
-        "status": endpoint.status.value,
-        "description": endpoint.description,
-        "disabled_reason": endpoint.disabled_reason.value if endpoint.disabled_reason else None,
-        "created_at": rfc3339(endpoint.created_at),
-        "updated_at": rfc3339(endpoint.updated_at),
-    }

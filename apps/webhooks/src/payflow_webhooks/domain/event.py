@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from payflow_contracts.paging import PagePosition
 from payflow_webhooks.domain.moments import rfc3339
 
 
@@ -21,6 +22,11 @@ class WebhookEvent(BaseModel):
     """Users whose wallets the transfer touches: the only ones who see or receive the event."""
     data: dict[str, Any]
     created_at: datetime
+
+    @property
+    def position(self) -> PagePosition:
+        """Where the event stands in each owner's newest-first list."""
+        return PagePosition(self.created_at, self.id)
 
     def visible_to(self, owner_id: str) -> bool:
         return owner_id in self.owner_ids

@@ -10,6 +10,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from payflow_webhooks.domain.errors import UrlRejected
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_URL_LENGTH = 2048
@@ -32,10 +34,6 @@ _REFUSED_IPV6 = tuple(
         "fec0::/10",  # site-local (RFC 3879, deprecated)
     )
 )
-
-
-class UrlRejected(ValueError):
-    """The URL can never be a webhook endpoint (bad syntax, or a private target under the guard)."""
 
 
 @dataclass(frozen=True)

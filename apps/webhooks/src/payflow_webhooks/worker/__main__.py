@@ -4,4 +4,4 @@ from payflow_service import serve
 from payflow_webhooks.settings import WebhooksWorkerSettings
 
 if __name__ == "__main__":
-    serve("payflow_webhooks.worker.app:create_app", "webhooks-worker", WebhooksWorkerSettings())
+    serve("payflow_webhooks.worker.main:create_app", "webhooks-worker", WebhooksWorkerSettings())

@@ -12,14 +12,12 @@ import random
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from opentelemetry import trace
 
-from payflow_webhooks.delivery_store import DeliveryStore
+from payflow_contracts.clock import Clock, utc_now
 from payflow_webhooks.domain.delivery import (
     Attempt,
-    AttemptResult,
     AttemptVerdict,
     Delivery,
     EndpointChange,
@@ -28,22 +26,16 @@ from payflow_webhooks.domain.delivery import (
 )
 from payflow_webhooks.domain.endpoint import DisabledReason, WebhookEndpoint
 from payflow_webhooks.domain.event import delivery_body
-from payflow_webhooks.domain.moments import utc_now
 from payflow_webhooks.domain.retry_policy import RetryPolicy
 from payflow_webhooks.domain.signatures import delivery_headers
-from payflow_webhooks.endpoint_store import EndpointStore
-from payflow_webhooks.event_store import EventStore
 from payflow_webhooks.metrics import ATTEMPTS, BUSY_DEFERRALS, DELIVERIES, DELIVERY_LATENCY
+from payflow_webhooks.ports import DeliveryStore, EndpointStore, EventStore, Sender
 from payflow_webhooks.worker.fair_share import FairShare, busy_defer
 
 logger = logging.getLogger(__name__)
 
 EARLY_TOLERANCE = timedelta(milliseconds=500)
 """A job may start this much before the delivery's due time (clock and poll granularity)."""
-
-
-class Sender(Protocol):
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> AttemptResult: ...
 
 
 class WebhookCourier:
@@ -56,7 +48,7 @@ class WebhookCourier:
         sender: Sender,
         policy: RetryPolicy,
         disable_after: timedelta,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         spread: Callable[[], float] = random.random,
         share: FairShare | None = None,
     ) -> None:

@@ -1,4 +1,4 @@
-"""The ARQ worker, run as a task of the webhooks-worker process beside its HTTP health endpoints."""
+"""The ARQ worker, run as a loop of the webhooks-worker process beside its HTTP health endpoints."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
 
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
-from payflow_webhooks.delivery_queue import (
+from payflow_webhooks.adapters.arq_queue import (
     DELIVER_WEBHOOK,
     dump_job,
     health_check_key,
@@ -56,22 +56,32 @@ def build_arq_worker(
 
 
 class DeliveryWorker:
-    """Starts the ARQ worker as a task and stops it gracefully: no new jobs, a grace period for
-    the running ones, then cancellation (a cancelled job stays queued and is run again). The
-    worker owns the pool it was given and closes it."""
+    """Runs the ARQ worker as a loop of the process's runtime (so `/readyz` sees it) and stops
+    it gracefully: no new jobs, a grace period for the running ones, then cancellation (a
+    cancelled job stays queued and is run again). The pool it polls belongs to the composition
+    root, which closes it once the loops have stopped."""
 
     def __init__(self, worker: Worker, grace_s: float = 3.0, restart_after_s: float = 1.0) -> None:
         self.arq = worker
         self._grace_s = grace_s
         self._restart_after_s = restart_after_s
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="arq-worker")
-        self._task.add_done_callback(self._report_exit)
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, then stop gracefully. Returns early (the process turns
+        unready) only if polling ends for a reason nobody foresaw."""
+        polling = asyncio.create_task(self._poll(), name="arq-polling")
+        stopped = asyncio.create_task(stop.wait(), name="arq-stop")
+        try:
+            await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if polling.done() and not stop.is_set():
+                error = None if polling.cancelled() else polling.exception()
+                logger.error("the ARQ worker stopped", exc_info=error)
+        finally:
+            stopped.cancel()
+            await self._stop(polling)
 
-    async def _run(self) -> None:
+    async def _poll(self) -> None:
         """ARQ's polling loop ends at the first Redis error (Redis restarted, a connection
         lost), which would leave the process up and ready but delivering nothing: it is started
         again after a pause, for as long as the process lives. Jobs are safe across the gap:
@@ -94,12 +104,7 @@ class DeliveryWorker:
                 )
             await asyncio.sleep(self._restart_after_s)
 
-    @staticmethod
-    def _report_exit(task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("the ARQ worker stopped", exc_info=task.exception())
-
-    async def stop(self) -> None:
+    async def _stop(self, polling: asyncio.Task[None]) -> None:
         self._stopping = True
         self.arq.allow_pick_jobs = False
         running = [t for t in self.arq.tasks.values() if not t.done()]
@@ -109,9 +114,9 @@ class DeliveryWorker:
         # with a call redis-py deprecates.
         self.arq.handle_sig(signal.SIGTERM)
         await asyncio.gather(*self.arq.tasks.values(), return_exceptions=True)
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        pool = self.arq.pool
-        await pool.delete(self.arq.health_check_key)
-        await pool.aclose()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+        try:
+            await self.arq.pool.delete(self.arq.health_check_key)
+        except (RedisError, OSError) as exc:
+            logger.warning("the ARQ worker's health key was not removed: %r", exc)

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from datetime import datetime
 
 import httpx
 
+from payflow_contracts.clock import Clock, utc_now
 from payflow_webhooks.domain.delivery import RESPONSE_BODY_LIMIT, AttemptResult
-from payflow_webhooks.domain.moments import utc_now
+from payflow_webhooks.domain.errors import HostUnresolvable, UrlNotAllowed, UrlRejected
 from payflow_webhooks.domain.retry_policy import parse_retry_after
-from payflow_webhooks.domain.url_rules import UrlRejected
-from payflow_webhooks.url_guard import HostUnresolvable, UrlGuard, UrlNotAllowed
+from payflow_webhooks.url_guard import UrlGuard
 
 
 class WebhookSender:
@@ -26,7 +24,7 @@ class WebhookSender:
         client: httpx.AsyncClient,
         guard: UrlGuard,
         timeout_s: float,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._client = client
         self._guard = guard

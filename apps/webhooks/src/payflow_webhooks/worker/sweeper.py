@@ -1,24 +1,19 @@
 """Finds pending deliveries whose ARQ job is gone (Redis restarted, enqueue lost) and re-enqueues.
 
 A killed worker's job is not gone: ARQ runs it again once its in-progress lease expires. The
-grace keeps the sweeper away from deliveries whose job is merely running late.
+grace keeps the sweeper away from deliveries whose job is merely running late. The worker's
+composition root runs `sweep` under `payflow_service.loops.run_periodically`: a pass that fails
+(a store away) is logged and the next one picks up where it failed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pymongo.errors import PyMongoError
-from redis.exceptions import RedisError
-
-from payflow_webhooks.delivery_queue import DeliveryQueue
-from payflow_webhooks.delivery_store import DeliveryStore
-from payflow_webhooks.domain.moments import utc_now
+from payflow_contracts.clock import Clock, utc_now
 from payflow_webhooks.metrics import REENQUEUED
+from payflow_webhooks.ports import DeliveryQueue, DeliveryStore
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +24,7 @@ class StalledDeliverySweeper:
         deliveries: DeliveryStore,
         queue: DeliveryQueue,
         grace: timedelta,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         batch: int = 200,
     ) -> None:
         self._deliveries = deliveries
@@ -50,13 +45,3 @@ class StalledDeliverySweeper:
                 REENQUEUED.inc()
                 logger.warning("delivery %s had no job: enqueued again", delivery.id)
         return revived
-
-    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.sweep()
-            except (RedisError, PyMongoError, OSError) as exc:
-                # Stores come back; the next pass picks up where this one failed.
-                logger.warning("delivery sweep failed, retrying: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -60,18 +60,6 @@ async def open_arq_pool(redis_url: str, streams: StreamNames) -> ArqRedis:
         job_deserializer=load_job,
         default_queue_name=queue_name(streams),
     )
-
-
-class DeliveryQueue(Protocol):
-    async def enqueue(self, delivery: Delivery, traceparent: str | None) -> bool:
-        """Make sure a job will attempt this delivery at its `next_attempt_at` (or now).
-
-        True when a new job was enqueued, False when one existed already; an existing job that
-        waits for later is brought forward to the delivery's due time.
-        """
-        ...
-
-    async def is_scheduled(self, delivery_id: str) -> bool: ...
 
 
 class ArqDeliveryQueue:

@@ -8,22 +8,23 @@ has one delivery, and each delivery has one ARQ job whose id is the delivery id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from payflow_contracts import Envelope, new_id
+from payflow_contracts.clock import Clock, to_millis, utc_now
 from payflow_contracts.events import TransferEvent
+from payflow_messaging import StreamConsumer
 from payflow_observability import inject_traceparent
-from payflow_webhooks.delivery_queue import DeliveryQueue
-from payflow_webhooks.delivery_store import DeliveryStore
 from payflow_webhooks.domain.delivery import Delivery, open_delivery
 from payflow_webhooks.domain.event import WebhookEvent, delivery_body
-from payflow_webhooks.domain.moments import to_millis, utc_now
-from payflow_webhooks.endpoint_store import EndpointStore
-from payflow_webhooks.event_store import EventStore
 from payflow_webhooks.metrics import DELIVERIES_OPENED, EVENTS_RECEIVED
+from payflow_webhooks.ports import DeliveryQueue, DeliveryStore, EndpointStore, EventStore
 
 logger = logging.getLogger(__name__)
+
+
+def register_handlers(consumer: StreamConsumer, intake: TransferEventIntake) -> None:
+    """The webhooks service consumes one message type: `transfer.event.v1`."""
+    consumer.register(TransferEvent.MESSAGE_TYPE, intake.on_transfer_event)
 
 
 class TransferEventIntake:
@@ -34,7 +35,7 @@ class TransferEventIntake:
         endpoints: EndpointStore,
         deliveries: DeliveryStore,
         queue: DeliveryQueue,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._events = events
         self._endpoints = endpoints

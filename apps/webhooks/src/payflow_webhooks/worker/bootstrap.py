@@ -1,21 +1,23 @@
-"""Composition root of webhooks-worker: health and metrics over HTTP, the ARQ worker beside it."""
+"""Composition root of webhooks-worker: the courier that sends deliveries, the ARQ worker that
+runs its jobs and the sweeper of stalled deliveries, both loops of the process's runtime (so its
+`/readyz` sees them, beside `/healthz` and `/metrics`)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
 
-from payflow_observability.store_metrics import as_upkeep
-from payflow_service import ServiceRuntime, create_service_app
-from payflow_webhooks.delivery_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_service import ServiceRuntime
+from payflow_service.app import Compose
+from payflow_service.loops import run_periodically
+from payflow_webhooks.adapters.arq_queue import ArqDeliveryQueue, open_arq_pool, queue_name
+from payflow_webhooks.bootstrap import open_stores, url_guard
+from payflow_webhooks.ports import DeliveryQueue
 from payflow_webhooks.settings import WebhooksWorkerSettings
-from payflow_webhooks.stores import DOCUMENT_MODELS, mongo_stores
-from payflow_webhooks.url_guard import SystemResolver, UrlGuard
 from payflow_webhooks.worker.courier import WebhookCourier
 from payflow_webhooks.worker.fair_share import FairShare
 from payflow_webhooks.worker.runner import DeliveryWorker, build_arq_worker
@@ -25,18 +27,20 @@ from payflow_webhooks.worker.sweeper import StalledDeliverySweeper
 USER_AGENT = "PayFlow-Webhooks/1.0"
 
 
-def create_app(settings: WebhooksWorkerSettings | None = None) -> FastAPI:
-    settings = settings or WebhooksWorkerSettings(service_name="webhooks")
+@dataclass(frozen=True, slots=True)
+class WorkerComponents:
+    settings: WebhooksWorkerSettings
+    courier: WebhookCourier
+    queue: DeliveryQueue
+    worker: DeliveryWorker
+    sweeper: StalledDeliverySweeper
 
+
+def compose(settings: WebhooksWorkerSettings) -> Compose:
     @contextlib.asynccontextmanager
-    async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+    async def components(runtime: ServiceRuntime) -> AsyncIterator[WorkerComponents]:
         streams = settings.streams
-        stores = mongo_stores(
-            runtime.redis,
-            settings.streams.key("webhook-endpoints-generation"),
-            settings.remembered_max_age_s,
-        )
-        guard = UrlGuard(allow_private=settings.private_urls_allowed, resolver=SystemResolver())
+        stores = open_stores(runtime.redis, settings)
         # trust_env=False: no proxy from the environment gets to see or redirect deliveries.
         client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.webhook_timeout_s),
@@ -48,7 +52,7 @@ def create_app(settings: WebhooksWorkerSettings | None = None) -> FastAPI:
             endpoints=stores.endpoints,
             events=stores.events,
             deliveries=stores.deliveries,
-            sender=WebhookSender(client, guard, settings.webhook_timeout_s),
+            sender=WebhookSender(client, url_guard(settings), settings.webhook_timeout_s),
             policy=settings.retry_policy(),
             disable_after=timedelta(seconds=settings.webhook_disable_after_s),
             share=FairShare(
@@ -62,24 +66,24 @@ def create_app(settings: WebhooksWorkerSettings | None = None) -> FastAPI:
         sweeper = StalledDeliverySweeper(
             stores.deliveries, queue, timedelta(seconds=settings.webhook_sweeper_grace_s)
         )
-        runtime.components.update(courier=courier, queue=queue, worker=worker, sweeper=sweeper)
-        stop = asyncio.Event()
-        worker.start()
-        sweeper_task = asyncio.create_task(
-            as_upkeep(sweeper.run(settings.webhook_sweeper_interval_s, stop)),
-            name="delivery-sweeper",
+        runtime.start_loop("arq-worker", worker.run(runtime.stopping))
+        runtime.start_loop(
+            "delivery-sweeper",
+            run_periodically(
+                sweeper.sweep,
+                interval_s=settings.webhook_sweeper_interval_s,
+                stop=runtime.stopping,
+                what="delivery sweep",
+            ),
+            upkeep=True,
         )
         try:
-            yield
+            yield WorkerComponents(
+                settings=settings, courier=courier, queue=queue, worker=worker, sweeper=sweeper
+            )
         finally:
-            stop.set()
-            await asyncio.gather(sweeper_task, return_exceptions=True)
-            await worker.stop()  # closes the ARQ pool the sweeper shared
+            # The loops have stopped (the runtime stops them first): close what they shared.
+            await pool.aclose()
             await client.aclose()
 
-    return create_service_app(
-        service="webhooks-worker",
-        settings=settings,
-        document_models=DOCUMENT_MODELS,
-        compose=compose,
-    )
+    return components

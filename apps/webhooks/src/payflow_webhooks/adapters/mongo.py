@@ -1,0 +1,347 @@
+"""The MongoDB adapters of the webhooks database, shared by the service and its worker.
+
+Beanie `Document` classes declare the collections (indexes created by `init_beanie`); the stores
+read and write through their pymongo collections with explicit filters and convert by hand.
+
+Every endpoint write is one single-document operation. The owner's edits are compare-and-set on
+`version`; the worker's writes (failing since, disable) are guarded by the field they change and
+bump `version` too, so an edit made from a stale read is refused and retried, never lost.
+
+One delivery per (event, endpoint), enforced by a unique index. Delivery changes are
+compare-and-set on `version`. Each attempt is its own document: appending to an array inside
+the delivery would need `$push` of sub-documents, which the embedded store mangles.
+
+Events are kept once each (the event id is the document id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from beanie import Document
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from payflow_contracts.paging import PagePosition
+from payflow_service.mongo import insert_first
+from payflow_service.quotas import SLOT_FIELD, insert_within_quota, quota_slot_index
+from payflow_webhooks.domain.delivery import Attempt, Delivery, DeliveryStatus
+from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, WebhookEndpoint
+from payflow_webhooks.domain.event import WebhookEvent
+
+Collection = AsyncCollection[dict[str, Any]]
+
+
+# ---------------------------------------------------------------- the collections
+
+
+class EndpointDocument(Document):
+    """Schema and indexes of `webhook_endpoints` (written through raw single-document ops)."""
+
+    class Settings:
+        name = "webhook_endpoints"
+        indexes = [
+            IndexModel([("owner_id", ASCENDING), ("position", DESCENDING)], name="by_owner"),
+            IndexModel([("owner_id", ASCENDING), ("status", ASCENDING)], name="by_owner_status"),
+            quota_slot_index("owner_id"),
+        ]
+
+
+class EventDocument(Document):
+    """Schema and indexes of `webhook_events`."""
+
+    class Settings:
+        name = "webhook_events"
+        indexes = [
+            IndexModel([("owner_ids", ASCENDING), ("position", DESCENDING)], name="by_owner"),
+        ]
+
+
+class DeliveryDocument(Document):
+    """Schema and indexes of `webhook_deliveries`. `due_at_ms` is the next attempt of a pending
+    delivery (null once settled), so the sweeper's query is bounded by the work due, not by the
+    history of deliveries."""
+
+    class Settings:
+        name = "webhook_deliveries"
+        indexes = [
+            IndexModel(
+                [("event_id", ASCENDING), ("endpoint_id", ASCENDING)],
+                unique=True,
+                name="one_delivery_per_event_and_endpoint",
+            ),
+            IndexModel([("endpoint_id", ASCENDING), ("position", DESCENDING)], name="by_endpoint"),
+            IndexModel([("due_at_ms", ASCENDING)], name="by_due_at"),
+        ]
+
+
+class AttemptDocument(Document):
+    """Schema and indexes of `webhook_attempts` (one document per HTTP attempt)."""
+
+    class Settings:
+        name = "webhook_attempts"
+        indexes = [IndexModel([("delivery_id", ASCENDING), ("at", ASCENDING)], name="by_delivery")]
+
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    EndpointDocument,
+    EventDocument,
+    DeliveryDocument,
+    AttemptDocument,
+]
+
+
+def _older_than(after: PagePosition | None) -> list[dict[str, Any]]:
+    """The clause of a newest-first page after `after` (none on the first page)."""
+    return [{"position": {"$lt": after.key}}] if after is not None else []
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def _endpoint_document(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    data = endpoint.model_dump(mode="python")
+    data["_id"] = data.pop("id")
+    data["event_types"] = list(data["event_types"])
+    data["retired_secrets"] = [dict(r) for r in data["retired_secrets"]]
+    data["position"] = endpoint.position.key
+    return data
+
+
+def _endpoint(data: dict[str, Any]) -> WebhookEndpoint:
+    data = dict(data)
+    data["id"] = data.pop("_id")
+    data.pop("position", None)
+    data.pop(SLOT_FIELD, None)
+    return WebhookEndpoint.model_validate(data)
+
+
+class MongoEndpointStore:
+    def __init__(self, collection: Collection) -> None:
+        self._collection = collection
+
+    async def add(self, endpoint: WebhookEndpoint, cap: int | None = None) -> None:
+        if cap is None:
+            await self._collection.insert_one(_endpoint_document(endpoint))
+            return
+
+        async def insert(slot: int) -> None:
+            await self._collection.insert_one({**_endpoint_document(endpoint), SLOT_FIELD: slot})
+
+        await insert_within_quota(self._collection, {"owner_id": endpoint.owner_id}, cap, insert)
+
+    async def get(self, endpoint_id: str, owner_id: str | None = None) -> WebhookEndpoint | None:
+        query: dict[str, Any] = {"_id": endpoint_id}
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        data = await self._collection.find_one(query)
+        return _endpoint(data) if data else None
+
+    async def page(
+        self, owner_id: str, limit: int, after: PagePosition | None
+    ) -> list[WebhookEndpoint]:
+        clauses = [{"owner_id": owner_id}, *_older_than(after)]
+        found = self._collection.find({"$and": clauses}).sort([("position", DESCENDING)])
+        return [_endpoint(d) async for d in found.limit(limit + 1)]
+
+    async def compare_and_set(self, endpoint: WebhookEndpoint, expected_version: int) -> bool:
+        fields = _endpoint_document(endpoint)
+        fields.pop("_id")
+        result = await self._collection.update_one(
+            {"_id": endpoint.id, "version": expected_version}, {"$set": fields}
+        )
+        return result.modified_count == 1
+
+    async def delete(self, endpoint_id: str, owner_id: str) -> bool:
+        result = await self._collection.delete_one({"_id": endpoint_id, "owner_id": owner_id})
+        return result.deleted_count == 1
+
+    async def subscribed(self, owner_ids: Sequence[str], event_type: str) -> list[WebhookEndpoint]:
+        found = self._collection.find(
+            {"owner_id": {"$in": list(owner_ids)}, "status": EndpointStatus.ENABLED.value}
+        )
+        endpoints = [_endpoint(d) async for d in found]
+        return [e for e in endpoints if e.wants(event_type)]
+
+    async def mark_failing(self, endpoint_id: str, since: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": endpoint_id, "failing_since": None},
+            {"$set": {"failing_since": since}, "$inc": {"version": 1}},
+        )
+        return result.modified_count == 1
+
+    async def clear_failing(self, endpoint_id: str, since: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": endpoint_id, "failing_since": since},
+            {"$set": {"failing_since": None}, "$inc": {"version": 1}},
+        )
+        return result.modified_count == 1
+
+    async def disable(self, endpoint_id: str, reason: DisabledReason, now: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": endpoint_id, "status": EndpointStatus.ENABLED.value},
+            {
+                "$set": {
+                    "status": EndpointStatus.DISABLED.value,
+                    "disabled_reason": reason.value,
+                    "updated_at": now,
+                },
+                "$inc": {"version": 1},
+            },
+        )
+        return result.modified_count == 1
+
+
+# ---------------------------------------------------------------- events
+
+
+def _event_document(event: WebhookEvent) -> dict[str, Any]:
+    data = event.model_dump(mode="python")
+    data["_id"] = data.pop("id")
+    data["owner_ids"] = list(data["owner_ids"])
+    data["position"] = event.position.key
+    return data
+
+
+def _event(data: dict[str, Any]) -> WebhookEvent:
+    data = dict(data)
+    data["id"] = data.pop("_id")
+    data.pop("position", None)
+    return WebhookEvent.model_validate(data)
+
+
+class MongoEventStore:
+    def __init__(self, collection: Collection) -> None:
+        self._collection = collection
+
+    async def add(self, event: WebhookEvent) -> WebhookEvent:
+        document = _event_document(event)
+        stored = await insert_first(self._collection, document)
+        return event if stored is document else _event(dict(stored))
+
+    async def get(self, event_id: str, owner_id: str | None = None) -> WebhookEvent | None:
+        query: dict[str, Any] = {"_id": event_id}
+        if owner_id is not None:
+            query["owner_ids"] = owner_id
+        data = await self._collection.find_one(query)
+        return _event(data) if data else None
+
+    async def page(
+        self, owner_id: str, event_type: str | None, limit: int, after: PagePosition | None
+    ) -> list[WebhookEvent]:
+        clauses: list[dict[str, Any]] = [{"owner_ids": owner_id}]
+        if event_type:
+            clauses.append({"type": event_type})
+        clauses += _older_than(after)
+        found = self._collection.find({"$and": clauses}).sort([("position", DESCENDING)])
+        return [_event(d) async for d in found.limit(limit + 1)]
+
+
+# ---------------------------------------------------------------- deliveries and attempts
+
+
+def _delivery_document(delivery: Delivery) -> dict[str, Any]:
+    data = delivery.model_dump(mode="python")
+    data["_id"] = data.pop("id")
+    data["position"] = delivery.position.key
+    due = delivery.next_attempt_at if delivery.is_pending else None
+    data["due_at_ms"] = _ms(due) if due is not None else None
+    return data
+
+
+def _delivery(data: dict[str, Any]) -> Delivery:
+    data = dict(data)
+    data["id"] = data.pop("_id")
+    data.pop("position", None)
+    data.pop("due_at_ms", None)
+    return Delivery.model_validate(data)
+
+
+def _attempt_document(attempt: Attempt) -> dict[str, Any]:
+    data = attempt.model_dump(mode="python")
+    data["_id"] = data.pop("id")
+    return data
+
+
+def _attempt(data: dict[str, Any]) -> Attempt:
+    data = dict(data)
+    data["id"] = data.pop("_id")
+    return Attempt.model_validate(data)
+
+
+class MongoDeliveryStore:
+    def __init__(self, deliveries: Collection, attempts: Collection) -> None:
+        self._deliveries = deliveries
+        self._attempts = attempts
+
+    async def add(self, delivery: Delivery) -> Delivery:
+        try:
+            await self._deliveries.insert_one(_delivery_document(delivery))
+        except DuplicateKeyError:
+            data = await self._deliveries.find_one(
+                {"event_id": delivery.event_id, "endpoint_id": delivery.endpoint_id}
+            )
+            if data is None:  # the id collided, not the pair: astronomically unlikely
+                raise
+            return _delivery(data)
+        return delivery
+
+    async def get(self, delivery_id: str, owner_id: str | None = None) -> Delivery | None:
+        query: dict[str, Any] = {"_id": delivery_id}
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        data = await self._deliveries.find_one(query)
+        return _delivery(data) if data else None
+
+    async def compare_and_set(self, delivery: Delivery, expected_version: int) -> bool:
+        fields = _delivery_document(delivery)
+        fields.pop("_id")
+        fields.pop("body")  # fixed at opening: never rewritten
+        result = await self._deliveries.update_one(
+            {"_id": delivery.id, "version": expected_version}, {"$set": fields}
+        )
+        return result.modified_count == 1
+
+    async def page(
+        self,
+        endpoint_id: str,
+        status: DeliveryStatus | None,
+        limit: int,
+        after: PagePosition | None,
+    ) -> list[Delivery]:
+        clauses: list[dict[str, Any]] = [{"endpoint_id": endpoint_id}]
+        if status is not None:
+            clauses.append({"status": status.value})
+        clauses += _older_than(after)
+        found = self._deliveries.find({"$and": clauses}).sort([("position", DESCENDING)])
+        return [_delivery(d) async for d in found.limit(limit + 1)]
+
+    async def overdue(self, due_before: datetime, limit: int) -> list[Delivery]:
+        found = (
+            self._deliveries.find({"due_at_ms": {"$lte": _ms(due_before)}})
+            .sort([("due_at_ms", ASCENDING)])
+            .limit(limit)
+        )
+        return [_delivery(d) async for d in found]
+
+    async def record_attempt(self, attempt: Attempt) -> None:
+        await self._attempts.insert_one(_attempt_document(attempt))
+
+    async def attempts_of(self, delivery_ids: Sequence[str]) -> dict[str, list[Attempt]]:
+        grouped: dict[str, list[Attempt]] = {i: [] for i in delivery_ids}
+        if not delivery_ids:
+            return grouped
+        found = self._attempts.find({"delivery_id": {"$in": list(delivery_ids)}}).sort(
+            [("at", ASCENDING)]
+        )
+        async for data in found:
+            attempt = _attempt(data)
+            grouped[attempt.delivery_id].append(attempt)
+        return grouped
