@@ -1,38 +1,51 @@
-"""Composition root of the orchestrator: repositories, publisher, coordinator, consumer, sweeper."""
+"""The composition root of the orchestrator: stores, publisher, coordinator, the reply consumer,
+the saga sweeper and the reservation keeper, wired once the runtime's stores are connected."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from fastapi import FastAPI
-
-from payflow_contracts.streams import ORCHESTRATOR_GROUP
-from payflow_messaging import BusSigner, ConsumerConfig, StreamConsumer, StreamPublisher
-from payflow_orchestrator.api import router
-from payflow_orchestrator.coordinator import RedisLiveFeed, TransferCoordinator
-from payflow_orchestrator.domain.transfer import Transfer
-from payflow_orchestrator.fault_rules import (
-    CachedFaultRuleStore,
+from payflow_messaging import BusSigner, StreamPublisher
+from payflow_orchestrator.adapters.mongo import (
     FaultRuleDocument,
     MongoFaultRuleStore,
+    MongoPaymentLinkStore,
+    MongoRefundBook,
+    MongoTransferRepository,
+    PaymentLinkDocument,
+    TransferDocument,
 )
-from payflow_orchestrator.links_api import router as links_router
-from payflow_orchestrator.payment_link_store import MongoPaymentLinkStore, PaymentLinkDocument
+from payflow_orchestrator.adapters.redis import CachedFaultRuleStore, RedisLiveFeed
+from payflow_orchestrator.coordinator import TransferCoordinator
+from payflow_orchestrator.domain.transfer import Transfer
+from payflow_orchestrator.handlers import saga_replies
 from payflow_orchestrator.payment_links import PaymentLinks
-from payflow_orchestrator.refund_book import MongoRefundBook
+from payflow_orchestrator.ports import FaultRuleStore, ReservationParents, TransferRepository
 from payflow_orchestrator.refunds import RefundDesk
-from payflow_orchestrator.repository import MongoTransferRepository, TransferDocument
-from payflow_orchestrator.reservations import ReservationKeeper, ReservationParents
+from payflow_orchestrator.reservations import ReservationKeeper
 from payflow_orchestrator.settings import OrchestratorSettings
-from payflow_service import ServiceRuntime, create_service_app
+from payflow_service.app import Compose, ServiceRuntime
 
 
-def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
-    settings = settings or OrchestratorSettings()
+@dataclass(frozen=True, slots=True)
+class Components:
+    """What the routes use, composed once per process."""
+
+    settings: OrchestratorSettings
+    coordinator: TransferCoordinator
+    transfers: TransferRepository
+    fault_rules: FaultRuleStore
+    refund_desk: RefundDesk
+    payment_links: PaymentLinks
+
+
+def compose(settings: OrchestratorSettings) -> Compose:
+    """The orchestrator's composition root for `create_service_app`."""
 
     @contextlib.asynccontextmanager
-    async def compose(runtime: ServiceRuntime) -> AsyncIterator[None]:
+    async def composed(runtime: ServiceRuntime) -> AsyncIterator[Components]:
         streams = settings.streams
         signer = BusSigner(settings.bus_keys())
         transfers = MongoTransferRepository(TransferDocument.get_pymongo_collection())
@@ -53,16 +66,6 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             policy=settings.timing_policy(),
             faults_enabled=not settings.is_production,
         )
-        replies = StreamConsumer(
-            runtime.redis,
-            ConsumerConfig.from_settings(
-                settings,
-                stream=streams.saga_replies,
-                group=ORCHESTRATOR_GROUP,
-            ),
-            signer,
-        )
-        replies.register("saga.step_reply.v1", coordinator.on_reply)
         refund_book = MongoRefundBook(TransferDocument.get_pymongo_collection())
         link_store = MongoPaymentLinkStore(PaymentLinkDocument.get_pymongo_collection())
         grace_ms = int(settings.reservation_grace_s * 1000)
@@ -82,7 +85,8 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             grace_ms=grace_ms,
         )
         coordinator.settle_terminal_with(keeper.settle_child)
-        runtime.components.update(
+        components = Components(
+            settings=settings,
             coordinator=coordinator,
             transfers=transfers,
             fault_rules=fault_rules,
@@ -96,6 +100,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
                 grace_ms,
             ),
         )
+        replies = saga_replies(runtime.redis, settings, signer, coordinator)
         runtime.start_loop("saga-replies", replies.run(runtime.stopping))
         runtime.start_loop(
             "saga-sweeper",
@@ -107,12 +112,6 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             keeper.run(settings.sweeper_interval_s, runtime.stopping),
             upkeep=True,
         )
-        yield
+        yield components
 
-    return create_service_app(
-        service="orchestrator",
-        settings=settings,
-        document_models=[TransferDocument, FaultRuleDocument, PaymentLinkDocument],
-        routers=[router, links_router],
-        compose=compose,
-    )
+    return composed

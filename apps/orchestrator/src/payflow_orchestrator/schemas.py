@@ -1,24 +1,76 @@
-"""The orchestrator's internal API of payment links (called by the gateway only, with the service
-token; the gateway checks ownership of wallets and answers the public shape)."""
+"""The bodies of the orchestrator's internal API: what the gateway sends and what it reads back.
+
+Transfers are answered as `payflow_contracts.transfers.TransferView` (the gateway's own model of
+them); lists as a `Page` of items and the cursor of the next page.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from payflow_contracts.paging import InvalidCursor
-from payflow_orchestrator.api import Transfers, internal_view
-from payflow_orchestrator.domain.payment_links import LinkRefused, link_view
-from payflow_orchestrator.domain.transfer import IdempotencyKeyReused
-from payflow_orchestrator.payment_links import LinkContention, LinkNotFound, Links
-from payflow_orchestrator.repository import TransferQuery
-from payflow_service import InternalCaller, ProblemError
+from payflow_contracts.text import FieldName, UnicodeText
+from payflow_orchestrator.domain.payment_links import LinkStatus, PaymentLink
+from payflow_orchestrator.domain.saga_machine import SagaKind
 
-router = APIRouter(prefix="/internal/payment-links")
+T = TypeVar("T")
 
 Amount = Annotated[int, Field(gt=0, strict=True)]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, newest first; `next_cursor` is None on the last one."""
+
+    data: list[T]
+    next_cursor: str | None
+
+
+# ---------------------------------------------------------------- transfers
+
+
+class TransferStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    initiator_id: str = Field(min_length=1)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    kind: SagaKind = SagaKind.TRANSFER
+    source_wallet_id: str | None = None
+    destination_wallet_id: str
+    amount: int = Field(gt=0, strict=True)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    description: str | None = Field(default=None, max_length=500)
+    metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
+    owner_ids: list[str] = Field(min_length=1)
+
+
+class RefundStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    initiator_id: str = Field(min_length=1)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    amount: int | None = Field(default=None, gt=0, strict=True)
+    """None: all that is left to refund."""
+
+
+class StuckSagas(BaseModel):
+    stuck_transfers: int
+    """Sagas whose step deadline passed longer ago than `stuck_grace_s`."""
+    in_flight: int
+
+
+# ---------------------------------------------------------------- sandbox faults
+
+
+class FaultRuleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    owner_id: str
+    step: Literal["debit", "ledger", "credit"]
+    mode: Literal["reject", "error", "timeout"]
+    rate: float = Field(default=1.0, ge=0, le=1)
+    match_metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- payment links
 
 
 class LinkCreate(BaseModel):
@@ -50,116 +102,47 @@ class LinkPayment(BaseModel):
     amount: Amount | None = None
 
 
-def _not_found() -> ProblemError:
-    return ProblemError(404, "payment_link_not_found", "No such payment link.")
+class PaymentLinkView(BaseModel):
+    """The link as the orchestrator's API shows it (the gateway adds its URLs)."""
 
+    id: str
+    owner_id: str
+    status: LinkStatus
+    wallet_id: str
+    currency: str
+    amount: int | None
+    min_amount: int | None
+    max_amount: int | None
+    description: str | None
+    metadata: dict[str, str]
+    single_use: bool
+    merchant_name: str
+    expires_at: datetime | None
+    created_at: datetime
+    deactivated_at: datetime | None
+    paid_count: int
+    paid_amount: int
+    payments_in_flight: int
 
-def _refused(refused: LinkRefused) -> ProblemError:
-    # LinkRefused carries its own status and code (see domain/payment_links.py).
-    return ProblemError(refused.status, refused.code, refused.detail)
-
-
-def _key_reused() -> ProblemError:
-    return ProblemError(
-        422,
-        "idempotency_key_reused",
-        "This Idempotency-Key already made a different request.",
-    )
-
-
-@router.post("", status_code=201)
-async def create_link(
-    body: LinkCreate, response: Response, links: Links, _: InternalCaller
-) -> dict[str, Any]:
-    fields = body.model_dump(exclude={"owner_id", "idempotency_key"})
-    try:
-        link, created = await links.create(
-            owner_id=body.owner_id, idempotency_key=body.idempotency_key, fields=fields
+    @classmethod
+    def of(cls, link: PaymentLink, now: datetime) -> PaymentLinkView:
+        return cls(
+            id=link.id,
+            owner_id=link.owner_id,
+            status=link.status(now),
+            wallet_id=link.wallet_id,
+            currency=link.currency,
+            amount=link.amount,
+            min_amount=link.min_amount,
+            max_amount=link.max_amount,
+            description=link.description,
+            metadata=dict(link.metadata),
+            single_use=link.single_use,
+            merchant_name=link.merchant_name,
+            expires_at=link.expires_at,
+            created_at=link.created_at,
+            deactivated_at=link.deactivated_at,
+            paid_count=link.paid_count,
+            paid_amount=link.paid_amount,
+            payments_in_flight=link.reservations_open,
         )
-    except LinkRefused as refused:
-        raise _refused(refused) from None
-    except IdempotencyKeyReused:
-        raise _key_reused() from None
-    if not created:
-        response.status_code = 200
-    return link_view(link, links.now())
-
-
-@router.get("")
-async def list_links(
-    owner_id: str,
-    links: Links,
-    _: InternalCaller,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    try:
-        items, next_cursor = await links.page(owner_id, limit, cursor)
-    except InvalidCursor:
-        raise ProblemError(400, "invalid_cursor", "The cursor is not valid.") from None
-    now = links.now()
-    return {"data": [link_view(link, now) for link in items], "next_cursor": next_cursor}
-
-
-@router.get("/{link_id}")
-async def get_link(link_id: str, links: Links, _: InternalCaller) -> dict[str, Any]:
-    try:
-        link = await links.get(link_id)
-    except LinkNotFound:
-        raise _not_found() from None
-    return link_view(link, links.now())
-
-
-@router.post("/{link_id}/deactivate")
-async def deactivate_link(
-    link_id: str, body: LinkDeactivate, links: Links, _: InternalCaller
-) -> dict[str, Any]:
-    try:
-        link = await links.deactivate(link_id, body.owner_id)
-    except LinkNotFound:
-        raise _not_found() from None
-    return link_view(link, links.now())
-
-
-@router.post("/{link_id}/payments", status_code=201)
-async def pay_link(
-    link_id: str, body: LinkPayment, response: Response, links: Links, _: InternalCaller
-) -> dict[str, Any]:
-    try:
-        transfer, created = await links.pay(
-            link_id,
-            payer_id=body.initiator_id,
-            idempotency_key=body.idempotency_key,
-            source_wallet_id=body.source_wallet_id,
-            amount=body.amount,
-        )
-    except LinkNotFound:
-        raise _not_found() from None
-    except LinkRefused as refused:
-        raise _refused(refused) from None
-    except IdempotencyKeyReused:
-        raise _key_reused() from None
-    except LinkContention:
-        raise ProblemError(
-            409, "conflict", "The payment link kept changing under concurrent payments; retry."
-        ) from None
-    if not created:
-        response.status_code = 200
-    return internal_view(transfer)
-
-
-@router.get("/{link_id}/payments")
-async def link_payments(
-    link_id: str,
-    transfers: Transfers,
-    _: InternalCaller,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    try:
-        items, next_cursor = await transfers.page(
-            TransferQuery(payment_link_id=link_id), limit, cursor
-        )
-    except InvalidCursor:
-        raise ProblemError(400, "invalid_cursor", "The cursor is not valid.") from None
-    return {"data": [internal_view(t) for t in items], "next_cursor": next_cursor}

@@ -1,188 +1,267 @@
-"""Where payment links live: a protocol, its MongoDB adapter and an in-memory twin (one contract
-suite). Every write is one single-document operation: an insert guarded by the unique
-(owner, Idempotency-Key) index, a guarded deactivation, and the reservations of payments
-(`reservations.py`): for a single-use link, reserving requires no payment in flight and none
-completed, in the same filter as the slot and the expiry."""
+"""The in-memory twins of the orchestrator's stores (`ports.py`): the unit tests of the use cases
+run on them, and they pass the same contract suites as the MongoDB adapters."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from beanie import Document
-from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
-
-from payflow_contracts import paging
-from payflow_contracts.paging import PagePosition
+from payflow_contracts.paging import PagePosition, cut_page, position_of
+from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.payment_links import PaymentLink
-from payflow_orchestrator.domain.reservations import Reservation
-from payflow_orchestrator.reservations import (
-    InMemoryReservations,
-    MongoReservations,
-    ReservationParents,
-)
+from payflow_orchestrator.domain.reservations import Reservation, Settlement
+from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
+from payflow_orchestrator.domain.transfer import REFUND_FIELDS, EventKey, Transfer
+from payflow_orchestrator.ports import DuplicateLink, DuplicateTransfer, TransferQuery
+from payflow_service.quotas import QuotaExceeded
+
+NEVER_DUE = None
 
 
-class DuplicateLink(Exception):
-    def __init__(self, existing: PaymentLink) -> None:
-        super().__init__(existing.id)
-        self.existing = existing
+def _transfer_position(transfer: Transfer) -> PagePosition:
+    return PagePosition(transfer.created_at, transfer.id)
 
 
-class PaymentLinkStore(ReservationParents, Protocol):
-    async def add(self, link: PaymentLink) -> None:
-        """Store a new link; `DuplicateLink` when its (owner, key) made one already."""
-        ...
+def _link_position(link: PaymentLink) -> PagePosition:
+    return PagePosition(link.created_at, link.id)
 
-    async def get(self, link_id: str) -> PaymentLink | None: ...
+
+# ---------------------------------------------------------------- transfer sagas
+
+
+class InMemoryTransferRepository:
+    """The twin used by unit tests of the coordinator; passes the same contract tests."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Transfer] = {}
+
+    @property
+    def items(self) -> dict[str, Transfer]:
+        """The stored sagas by id (the in-memory refund book writes its fields here)."""
+        return self._items
+
+    async def add(self, transfer: Transfer) -> None:
+        existing = await self.find_by_key(transfer.initiator_id, transfer.idempotency_key)
+        if existing is not None:
+            raise DuplicateTransfer(existing)
+        self._items[transfer.id] = transfer
+
+    async def get(self, transfer_id: str) -> Transfer | None:
+        return self._items.get(transfer_id)
+
+    async def find_by_key(self, initiator_id: str, idempotency_key: str) -> Transfer | None:
+        for item in self._items.values():
+            if item.initiator_id == initiator_id and item.idempotency_key == idempotency_key:
+                return item
+        return None
+
+    async def compare_and_set(
+        self,
+        transfer: Transfer,
+        expected_version: int,
+        added_events: Sequence[EventKey] = (),
+        published_events: Sequence[EventKey] = (),
+    ) -> bool:
+        current = self._items.get(transfer.id)
+        if current is None or current.version != expected_version:
+            return False
+        events = dict(current.events)
+        for key in added_events:
+            events[key] = transfer.events[key]
+        for key in published_events:
+            events[key] = "published"
+        kept = {name: getattr(current, name) for name in REFUND_FIELDS}
+        self._items[transfer.id] = transfer.model_copy(update={"events": events, **kept})
+        return True
+
+    async def mark_event_published(self, transfer_id: str, key: EventKey) -> None:
+        current = self._items.get(transfer_id)
+        if current is not None:
+            events = {**copy.deepcopy(current.events), key: "published"}
+            self._items[transfer_id] = current.model_copy(update={"events": events})
+
+    async def mark_events_published(self, flags: Sequence[tuple[str, EventKey]]) -> None:
+        for transfer_id, key in flags:
+            await self.mark_event_published(transfer_id, key)
+
+    async def due(self, now: datetime, limit: int) -> list[Transfer]:
+        found = [
+            t
+            for t in self._items.values()
+            if not t.is_terminal and t.step_deadline is not None and t.step_deadline <= now
+        ]
+        return sorted(found, key=lambda t: t.step_deadline or now)[:limit]
+
+    async def with_pending_events(self, updated_before: datetime, limit: int) -> list[Transfer]:
+        found = [
+            t for t in self._items.values() if t.pending_events() and t.updated_at <= updated_before
+        ]
+        return found[:limit]
 
     async def page(
-        self, owner_id: str, limit: int, cursor: str | None
-    ) -> tuple[list[PaymentLink], str | None]:
-        """The owner's links, newest first; `InvalidCursor` for a cursor it did not hand out."""
-        ...
+        self, query: TransferQuery, limit: int, after: PagePosition | None
+    ) -> tuple[list[Transfer], str | None]:
+        def matches(t: Transfer) -> bool:
+            return (
+                (not query.owner_id or query.owner_id in t.owner_ids)
+                and (not query.states or t.state.value in query.states)
+                and (
+                    not query.wallet_id
+                    or query.wallet_id in (t.source_wallet_id, t.destination_wallet_id)
+                )
+                and (not query.payment_link_id or t.payment_link_id == query.payment_link_id)
+                and (
+                    not query.created_gte
+                    or position_of(t.created_at, t.id) >= position_of(query.created_gte, "")
+                )
+                and (
+                    not query.created_lte
+                    or position_of(t.created_at, t.id) <= position_of(query.created_lte, "~")
+                )
+            )
 
-    async def deactivate(self, link_id: str, owner_id: str, at: datetime) -> PaymentLink | None:
-        """Deactivate the owner's link (once; later calls change nothing). None: no such link of
-        that owner."""
-        ...
+        def position(t: Transfer) -> str:
+            return position_of(t.created_at, t.id)
 
-    async def reserve(
-        self, link: PaymentLink, slot: str, reservation: Reservation, now_ms: int, due_ms: int
+        items = sorted((t for t in self._items.values() if matches(t)), key=position, reverse=True)
+        if after is not None:
+            items = [t for t in items if position(t) < after.key]
+        return cut_page(items, limit, _transfer_position)
+
+    async def count_active(self) -> int:
+        return sum(1 for t in self._items.values() if not t.is_terminal)
+
+    async def count_past_deadline(self, before: datetime) -> int:
+        return sum(
+            1
+            for t in self._items.values()
+            if not t.is_terminal and t.step_deadline is not None and t.step_deadline < before
+        )
+
+
+# ---------------------------------------------------------------- reservations
+
+
+class InMemoryReservations:
+    """The twin of `MongoReservations` over parents kept in a dict of frozen models that have
+    `reservations` and `reservations_open`; `apply` moves the kind's counters."""
+
+    def __init__(
+        self,
+        items: dict[str, Any],
+        consumed: Callable[[Any, int], dict[str, Any]],
+        released: Callable[[Any, int], dict[str, Any]],
+    ) -> None:
+        self._items = items
+        self._consumed = consumed
+        self._released = released
+        self.due_ms: dict[str, int | None] = {}
+
+    async def settle(
+        self, parent_id: str, slot: str, saga_id: str, amount: int, settlement: Settlement
     ) -> bool:
-        """Hold the link for one payment. False when the slot is taken, the link is inactive
-        or expired at `now_ms`, or (single-use) a payment is in flight or completed."""
-        ...
+        parent = self._items.get(parent_id)
+        if parent is None:
+            return False
+        held = parent.reservations.get(slot)
+        if held is None or held.saga_id != saga_id:
+            return False
+        counters = (
+            self._consumed(parent, amount)
+            if settlement is Settlement.CONSUMED
+            else self._released(parent, amount)
+        )
+        reservations = {k: v for k, v in parent.reservations.items() if k != slot}
+        self._items[parent_id] = parent.model_copy(
+            update={
+                **counters,
+                "reservations": reservations,
+                "reservations_open": parent.reservations_open - 1,
+            }
+        )
+        if parent.reservations_open - 1 == 0:
+            self.due_ms[parent_id] = NEVER_DUE
+        return True
 
-
-def _consumed(amount: int) -> dict[str, int]:
-    return {"paid_count": 1, "paid_amount": amount}
-
-
-def _released(amount: int) -> dict[str, int]:
-    return {}
-
-
-def list_position(link: PaymentLink) -> str:
-    return PagePosition(link.created_at, link.id).key
-
-
-class PaymentLinkDocument(Document):
-    """Storage schema and indexes of the `payment_links` collection (written through raw
-    operations, each one guarded single-document write)."""
-
-    class Settings:
-        name = "payment_links"
-        indexes = [
-            IndexModel(
-                [("owner_id", ASCENDING), ("idempotency_key", ASCENDING)],
-                unique=True,
-                name="one_link_per_idempotency_key",
-            ),
-            IndexModel([("owner_id", ASCENDING), ("position", DESCENDING)], name="by_owner"),
-            IndexModel([("reservations_due_ms", ASCENDING)], name="by_reservations_due"),
+    async def due(self, now_ms: int, limit: int) -> list[tuple[str, dict[str, Reservation]]]:
+        found = sorted(
+            (due, parent_id)
+            for parent_id, due in self.due_ms.items()
+            if due is not None and due <= now_ms
+        )
+        return [
+            (parent_id, dict(self._items[parent_id].reservations))
+            for _, parent_id in found[:limit]
+            if parent_id in self._items
         ]
 
-
-def _to_document(link: PaymentLink) -> dict[str, Any]:
-    data = link.model_dump(mode="python")
-    data["_id"] = data.pop("id")
-    data["position"] = list_position(link)
-    data["expires_at_ms"] = link.expires_at_ms
-    data["reservations_due_ms"] = None
-    return data
+    async def postpone(self, parent_id: str, until_ms: int) -> None:
+        parent = self._items.get(parent_id)
+        if parent is None or parent.reservations_open == 0:
+            self.due_ms[parent_id] = NEVER_DUE
+        else:
+            self.due_ms[parent_id] = until_ms
 
 
-def _from_document(data: dict[str, Any]) -> PaymentLink:
-    data = dict(data)
-    data["id"] = data.pop("_id")
-    for derived in ("position", "expires_at_ms", "reservations_due_ms"):
-        data.pop(derived, None)
-    return PaymentLink.model_validate(data)
+# ---------------------------------------------------------------- refunds
 
 
-class MongoPaymentLinkStore(MongoReservations):
-    def __init__(self, collection: Any) -> None:
-        super().__init__(collection, _consumed, _released)
-        self._collection = collection
+def _refund_consumed(parent: Transfer, amount: int) -> dict[str, Any]:
+    return {"refunded_amount": parent.refunded_amount + amount}
 
-    async def add(self, link: PaymentLink) -> None:
-        try:
-            await self._collection.insert_one(_to_document(link))
-        except DuplicateKeyError:
-            existing = await self._collection.find_one(
-                {"owner_id": link.owner_id, "idempotency_key": link.idempotency_key}
-            )
-            if existing is None:  # the id collided, not the key: astronomically unlikely
-                raise
-            raise DuplicateLink(_from_document(existing)) from None
 
-    async def get(self, link_id: str) -> PaymentLink | None:
-        data = await self._collection.find_one({"_id": link_id})
-        return _from_document(data) if data else None
+def _refund_released(parent: Transfer, amount: int) -> dict[str, Any]:
+    return {"refund_reserved": parent.refund_reserved - amount}
 
-    async def page(
-        self, owner_id: str, limit: int, cursor: str | None
-    ) -> tuple[list[PaymentLink], str | None]:
-        query: dict[str, Any] = {"owner_id": owner_id}
-        if cursor:
-            query["position"] = {"$lt": paging.decode_cursor(cursor).key}
-        found = self._collection.find(query).sort([("position", DESCENDING)]).limit(limit + 1)
-        items = [_from_document(d) async for d in found]
-        return items[:limit], _next_cursor(items, limit)
 
-    async def deactivate(self, link_id: str, owner_id: str, at: datetime) -> PaymentLink | None:
-        await self._collection.update_one(
-            {"_id": link_id, "owner_id": owner_id, "active": True},
-            {"$set": {"active": False, "deactivated_at": at}},
-        )
-        link = await self.get(link_id)
-        return link if link is not None and link.owner_id == owner_id else None
+class InMemoryRefundBook(InMemoryReservations):
+    """The twin, writing the refund fields of the in-memory transfer repository's sagas."""
+
+    def __init__(self, transfers: InMemoryTransferRepository) -> None:
+        super().__init__(transfers.items, _refund_consumed, _refund_released)
+        self._transfers = transfers
 
     async def reserve(
-        self, link: PaymentLink, slot: str, reservation: Reservation, now_ms: int, due_ms: int
+        self, original: Transfer, slot: str, reservation: Reservation, due_ms: int
     ) -> bool:
-        guard: dict[str, Any] = {
-            "_id": link.id,
-            "active": True,
-            "expires_at_ms": {"$gt": now_ms},
-            f"reservations.{slot}": {"$exists": False},
-        }
-        if link.single_use:
-            guard.update(reservations_open=0, paid_count=0)
-        result = await self._collection.update_one(
-            guard,
-            {
-                "$set": {
-                    f"reservations.{slot}": reservation.model_dump(mode="python"),
-                    "reservations_due_ms": due_ms,
-                },
-                "$inc": {"reservations_open": 1},
-            },
+        stored = self._transfers.items.get(original.id)
+        if (
+            stored is None
+            or stored.kind is not SagaKind.TRANSFER
+            or stored.state is not SagaState.COMPLETED
+            or slot in stored.reservations
+            or stored.refund_reserved + reservation.amount > stored.amount
+        ):
+            return False
+        self._transfers.items[original.id] = stored.model_copy(
+            update={
+                "reservations": {**stored.reservations, slot: reservation},
+                "refund_reserved": stored.refund_reserved + reservation.amount,
+                "reservations_open": stored.reservations_open + 1,
+                "refund_ids": [*stored.refund_ids, reservation.saga_id],
+            }
         )
-        return bool(result.modified_count == 1)
+        self.due_ms[original.id] = due_ms
+        return True
 
 
-def _next_cursor(items: list[PaymentLink], limit: int) -> str | None:
-    if len(items) <= limit:
-        return None
-    last = items[limit - 1]
-    return paging.encode_cursor(PagePosition(last.created_at, last.id))
+# ---------------------------------------------------------------- payment links
 
 
-def _consumed_in_memory(link: PaymentLink, amount: int) -> dict[str, Any]:
+def _link_consumed(link: PaymentLink, amount: int) -> dict[str, Any]:
     return {"paid_count": link.paid_count + 1, "paid_amount": link.paid_amount + amount}
 
 
-def _released_in_memory(link: PaymentLink, amount: int) -> dict[str, Any]:
+def _link_released(link: PaymentLink, amount: int) -> dict[str, Any]:
     return {}
 
 
 class InMemoryPaymentLinkStore(InMemoryReservations):
     def __init__(self) -> None:
         self._links: dict[str, PaymentLink] = {}
-        super().__init__(self._links, _consumed_in_memory, _released_in_memory)
+        super().__init__(self._links, _link_consumed, _link_released)
 
     async def add(self, link: PaymentLink) -> None:
         for existing in self._links.values():
@@ -197,17 +276,16 @@ class InMemoryPaymentLinkStore(InMemoryReservations):
         return self._links.get(link_id)
 
     async def page(
-        self, owner_id: str, limit: int, cursor: str | None
+        self, owner_id: str, limit: int, after: PagePosition | None
     ) -> tuple[list[PaymentLink], str | None]:
         mine = sorted(
             (link for link in self._links.values() if link.owner_id == owner_id),
-            key=list_position,
+            key=_link_position,
             reverse=True,
         )
-        if cursor:
-            before = paging.decode_cursor(cursor).key
-            mine = [link for link in mine if list_position(link) < before]
-        return mine[:limit], _next_cursor(mine[: limit + 1], limit)
+        if after is not None:
+            mine = [link for link in mine if _link_position(link).key < after.key]
+        return cut_page(mine, limit, _link_position)
 
     async def deactivate(self, link_id: str, owner_id: str, at: datetime) -> PaymentLink | None:
         link = self._links.get(link_id)
@@ -237,4 +315,28 @@ class InMemoryPaymentLinkStore(InMemoryReservations):
             }
         )
         self.due_ms[link.id] = due_ms
+        return True
+
+
+# ---------------------------------------------------------------- sandbox fault rules
+
+
+class InMemoryFaultRuleStore:
+    def __init__(self) -> None:
+        self._rules: dict[str, FaultRule] = {}
+
+    async def add(self, rule: FaultRule, cap: int | None = None) -> None:
+        held = sum(1 for r in self._rules.values() if r.owner_id == rule.owner_id)
+        if cap is not None and held >= cap:
+            raise QuotaExceeded(cap)
+        self._rules[rule.id] = rule
+
+    async def for_owner(self, owner_id: str) -> list[FaultRule]:
+        return [r for _, r in sorted(self._rules.items()) if r.owner_id == owner_id]
+
+    async def remove(self, owner_id: str, rule_id: str) -> bool:
+        rule = self._rules.get(rule_id)
+        if rule is None or rule.owner_id != owner_id:
+            return False
+        del self._rules[rule_id]
         return True

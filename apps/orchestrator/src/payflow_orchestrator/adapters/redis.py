@@ -1,87 +1,28 @@
-"""Sandbox fault rules per user: a protocol, its MongoDB adapter and an in-memory twin."""
+"""The orchestrator's Redis adapters: the live channel the gateway's SSE reads, and the cache of
+sandbox fault rules that replicas share through a generation counter."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from redis.asyncio import Redis
 
-from beanie import Document
-from pymongo import ASCENDING, IndexModel
-
+from payflow_contracts.streams import StreamNames
+from payflow_contracts.transfers import TransferPublic
 from payflow_orchestrator.domain.faults import FaultRule
+from payflow_orchestrator.ports import FaultRuleStore
 from payflow_service.generations import GenerationMemo
-from payflow_service.quotas import (
-    SLOT_FIELD,
-    QuotaExceeded,
-    insert_within_quota,
-    quota_slot_index,
-)
 
 
-class FaultRuleStore(Protocol):
-    async def add(self, rule: FaultRule, cap: int | None = None) -> None:
-        """Store a rule; with `cap`, refuse with `QuotaExceeded` when its owner holds `cap`
-        rules already (exactly, however many are added at once)."""
-        ...
+class RedisLiveFeed:
+    """Live state changes on Redis Pub/Sub, read by the gateway's SSE endpoint."""
 
-    async def for_owner(self, owner_id: str) -> list[FaultRule]: ...
-    async def remove(self, owner_id: str, rule_id: str) -> bool: ...
+    def __init__(self, redis: Redis, streams: StreamNames) -> None:
+        self._redis = redis
+        self._streams = streams
 
-
-class FaultRuleDocument(Document):
-    class Settings:
-        name = "fault_rules"
-        indexes = [
-            IndexModel([("owner_id", ASCENDING)], name="by_owner"),
-            quota_slot_index("owner_id"),
-        ]
-
-
-class MongoFaultRuleStore:
-    def __init__(self, collection: Any) -> None:
-        self._collection = collection
-
-    async def add(self, rule: FaultRule, cap: int | None = None) -> None:
-        data = rule.model_dump()
-        data["_id"] = data.pop("id")
-        if cap is None:
-            await self._collection.insert_one(data)
-            return
-
-        async def insert(slot: int) -> None:
-            await self._collection.insert_one({**data, SLOT_FIELD: slot})
-
-        await insert_within_quota(self._collection, {"owner_id": rule.owner_id}, cap, insert)
-
-    async def for_owner(self, owner_id: str) -> list[FaultRule]:
-        found = self._collection.find({"owner_id": owner_id}, {SLOT_FIELD: 0}).sort(
-            [("_id", ASCENDING)]
+    async def announce(self, transfer_id: str, view: TransferPublic) -> None:
+        await self._redis.publish(
+            self._streams.transfer_channel(transfer_id), view.model_dump_json()
         )
-        return [FaultRule.model_validate({**d, "id": d.pop("_id")}) async for d in found]
-
-    async def remove(self, owner_id: str, rule_id: str) -> bool:
-        result = await self._collection.delete_one({"_id": rule_id, "owner_id": owner_id})
-        return bool(result.deleted_count == 1)
-
-
-class InMemoryFaultRuleStore:
-    def __init__(self) -> None:
-        self._rules: dict[str, FaultRule] = {}
-
-    async def add(self, rule: FaultRule, cap: int | None = None) -> None:
-        held = sum(1 for r in self._rules.values() if r.owner_id == rule.owner_id)
-        if cap is not None and held >= cap:
-            raise QuotaExceeded(cap)
-        self._rules[rule.id] = rule
-
-    async def for_owner(self, owner_id: str) -> list[FaultRule]:
-        return [r for _, r in sorted(self._rules.items()) if r.owner_id == owner_id]
-
-    async def remove(self, owner_id: str, rule_id: str) -> bool:
-        rule = self._rules.get(rule_id)
-        if rule is None or rule.owner_id != owner_id:
-            return False
-        del self._rules[rule_id]
-        return True
 
 
 class CachedFaultRuleStore:
@@ -89,7 +30,7 @@ class CachedFaultRuleStore:
     `payflow_service.generations`): one Redis command per transfer instead of a store query."""
 
     def __init__(
-        self, inner: FaultRuleStore, redis: Any, generation_key: str, max_age_s: float = 30.0
+        self, inner: FaultRuleStore, redis: Redis, generation_key: str, max_age_s: float = 30.0
     ) -> None:
         self._inner = inner
         self._memo: GenerationMemo[str, list[FaultRule]] = GenerationMemo(
