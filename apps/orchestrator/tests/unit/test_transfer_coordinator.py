@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from orchestrator_support import POLICY
+from orchestrator_support import POLICY, SilentFeed
 
 from payflow_contracts import Envelope, MessagePayload
 from payflow_contracts.events import TransferEvent
 from payflow_contracts.saga import SagaCommand, SagaStep, StepOutcome, StepReply
 from payflow_contracts.streams import StreamNames
-from payflow_contracts.transfers import TransferPublic
 from payflow_orchestrator.adapters.memory import InMemoryFaultRuleStore, InMemoryTransferRepository
 from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest
 from payflow_orchestrator.domain.faults import FaultRule
@@ -39,11 +38,6 @@ class RecordingPublisher:
 
     def events(self) -> list[str]:
         return [p.event_type for _, p in self.sent if isinstance(p, TransferEvent)]
-
-
-class SilentFeed:
-    async def announce(self, transfer_id: str, view: TransferPublic) -> None:
-        return None
 
 
 class Clock:
