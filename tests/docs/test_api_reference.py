@@ -56,7 +56,7 @@ DYNAMIC_CODE_SITES = {
     # An id of the wrong shape answers its resource's 404 (collected from PATH_IDS).
     "apps/gateway/src/payflow_gateway/ids.py",
     # A payment-link refusal passed on with its status and code (`LINK_REFUSAL`, collected).
-    "apps/orchestrator/src/payflow_orchestrator/links_api.py",
+    "apps/orchestrator/src/payflow_orchestrator/api.py",
     # `Problem.error()`: a catalogue entry's own literal status and code (collected above).
     "libs/service/src/payflow_service/problems.py",
 }

@@ -12,6 +12,7 @@ from typing import Any
 from payflow_contracts import Envelope, MessagePayload
 from payflow_contracts.events import TransferEvent
 from payflow_contracts.saga import SagaCommand, SagaStep, StepOutcome, StepReply
+from payflow_contracts.transfers import TransferPublic
 from payflow_orchestrator.domain.payment_links import PaymentLink
 from payflow_orchestrator.domain.saga_machine import SagaKind
 from payflow_orchestrator.domain.transfer import TimingPolicy, Transfer, open_transfer
@@ -71,7 +72,7 @@ class RecordingPublisher:
 
 
 class SilentFeed:
-    async def announce(self, transfer_id: str, view: dict[str, Any]) -> None:
+    async def announce(self, transfer_id: str, view: TransferPublic) -> None:
         return None
 
 

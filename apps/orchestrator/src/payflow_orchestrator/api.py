@@ -1,89 +1,52 @@
-"""The orchestrator's internal HTTP API (called by the gateway only, with the service token)."""
+"""The orchestrator's internal HTTP API (called by the gateway only, with the service token; the
+gateway checks ownership of wallets and answers the public shapes).
+
+Domain exceptions propagate to the problem catalogue (`problems.py`); only refusals whose status,
+code or detail are decided at run time are answered here.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Response
+from pydantic import AwareDatetime
 
 from payflow_contracts import new_id
-from payflow_contracts.paging import InvalidCursor
-from payflow_contracts.text import FieldName, UnicodeText
-from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest, states_for_status
-from payflow_orchestrator.domain.faults import FaultRule
-from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind
-from payflow_orchestrator.domain.transfer import IdempotencyKeyReused, Transfer, public_view
-from payflow_orchestrator.fault_rules import FaultRuleStore
-from payflow_orchestrator.refunds import (
-    RefundContention,
+from payflow_contracts.clock import utc_now
+from payflow_contracts.transfers import TransferView
+from payflow_orchestrator.coordinator import TransferRequest
+from payflow_orchestrator.deps import Coordinator, FaultRules, Links, Refunds, Settings, Transfers
+from payflow_orchestrator.domain.errors import (
+    FaultRuleNotFound,
+    LinkRefused,
     RefundRefused,
-    Refunds,
     TransferNotFound,
 )
-from payflow_orchestrator.repository import TransferQuery, TransferRepository
-from payflow_orchestrator.settings import OrchestratorSettings
+from payflow_orchestrator.domain.faults import FaultRule
+from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind, states_for_status
+from payflow_orchestrator.domain.transfer import internal_view
+from payflow_orchestrator.ports import TransferQuery
+from payflow_orchestrator.schemas import (
+    FaultRuleCreate,
+    LinkCreate,
+    LinkDeactivate,
+    LinkPayment,
+    Page,
+    PaymentLinkView,
+    RefundStart,
+    StuckSagas,
+    TransferStart,
+)
 from payflow_service import InternalCaller, ProblemError
+from payflow_service.paging import Cursor, Limit
 from payflow_service.quotas import QuotaExceeded, quota_problem
 
 router = APIRouter(prefix="/internal")
+links_router = APIRouter(prefix="/internal/payment-links")
 
 
-def _component(request: Request, name: str) -> Any:
-    return request.app.state.runtime.components[name]
-
-
-async def coordinator(request: Request) -> TransferCoordinator:
-    return _component(request, "coordinator")  # type: ignore[no-any-return]
-
-
-async def transfers(request: Request) -> TransferRepository:
-    return _component(request, "transfers")  # type: ignore[no-any-return]
-
-
-async def fault_rules(request: Request) -> FaultRuleStore:
-    return _component(request, "fault_rules")  # type: ignore[no-any-return]
-
-
-async def settings(request: Request) -> OrchestratorSettings:
-    return request.app.state.runtime.settings  # type: ignore[no-any-return]
-
-
-Coordinator = Annotated[TransferCoordinator, Depends(coordinator)]
-Transfers = Annotated[TransferRepository, Depends(transfers)]
-FaultRules = Annotated[FaultRuleStore, Depends(fault_rules)]
-Settings = Annotated[OrchestratorSettings, Depends(settings)]
-
-
-class TransferStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    initiator_id: str = Field(min_length=1)
-    idempotency_key: str = Field(min_length=1, max_length=255)
-    kind: SagaKind = SagaKind.TRANSFER
-    source_wallet_id: str | None = None
-    destination_wallet_id: str
-    amount: int = Field(gt=0, strict=True)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    description: str | None = Field(default=None, max_length=500)
-    metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
-    owner_ids: list[str] = Field(min_length=1)
-
-
-class RefundStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    initiator_id: str = Field(min_length=1)
-    idempotency_key: str = Field(min_length=1, max_length=255)
-    amount: int | None = Field(default=None, gt=0, strict=True)
-    """None: all that is left to refund."""
-
-
-def internal_view(transfer: Transfer) -> dict[str, Any]:
-    return {
-        **public_view(transfer),
-        "owner_ids": transfer.owner_ids,
-        "initiator_id": transfer.initiator_id,
-    }
+# ---------------------------------------------------------------- transfers
 
 
 @router.post("/transfers", status_code=201)
@@ -92,7 +55,7 @@ async def start_transfer(
     response: Response,
     coordinator: Coordinator,
     _: InternalCaller,
-) -> dict[str, Any]:
+) -> TransferView:
     if body.kind != SagaKind.TOP_UP and body.source_wallet_id is None:
         raise ProblemError(422, "validation_error", "source_wallet_id is required")
     if body.kind == SagaKind.REFUND:
@@ -100,52 +63,10 @@ async def start_transfer(
         raise ProblemError(
             422, "validation_error", "refunds are started with /internal/transfers/{id}/refunds"
         )
-    try:
-        transfer, created = await coordinator.start(_request_of(body))
-    except IdempotencyKeyReused:
-        raise _key_reused() from None
+    transfer, created = await coordinator.start(_request_of(body))
     if not created:
         response.status_code = 200
     return internal_view(transfer)
-
-
-def _key_reused() -> ProblemError:
-    return ProblemError(
-        422,
-        "idempotency_key_reused",
-        "This Idempotency-Key already made a different transfer.",
-    )
-
-
-@router.post("/transfers/{transfer_id}/refunds", status_code=201)
-async def start_refund(
-    transfer_id: str,
-    body: RefundStart,
-    response: Response,
-    refunds: Refunds,
-    _: InternalCaller,
-) -> dict[str, Any]:
-    """Refund `amount` (all that is left when absent) of a completed transfer. 201 with a new
-    refund; 200 with the refund this (initiator, key) already made."""
-    try:
-        refund, created = await refunds.refund(
-            transfer_id, body.initiator_id, body.idempotency_key, body.amount
-        )
-    except TransferNotFound:
-        raise ProblemError(404, "transfer_not_found", "No such transfer.") from None
-    except IdempotencyKeyReused:
-        raise _key_reused() from None
-    except RefundRefused as refused:
-        if refused.code == "refund_exceeds_remaining":
-            raise ProblemError(422, "refund_exceeds_remaining", refused.detail) from None
-        raise ProblemError(422, "transfer_not_refundable", refused.detail) from None
-    except RefundContention:
-        raise ProblemError(
-            409, "conflict", "The transfer kept changing under concurrent refunds; retry."
-        ) from None
-    if not created:
-        response.status_code = 200
-    return internal_view(refund)
 
 
 def _request_of(body: TransferStart) -> TransferRequest:
@@ -163,11 +84,34 @@ def _request_of(body: TransferStart) -> TransferRequest:
     )
 
 
+@router.post("/transfers/{transfer_id}/refunds", status_code=201)
+async def start_refund(
+    transfer_id: str,
+    body: RefundStart,
+    response: Response,
+    refunds: Refunds,
+    _: InternalCaller,
+) -> TransferView:
+    """Refund `amount` (all that is left when absent) of a completed transfer. 201 with a new
+    refund; 200 with the refund this (initiator, key) already made."""
+    try:
+        refund, created = await refunds.refund(
+            transfer_id, body.initiator_id, body.idempotency_key, body.amount
+        )
+    except RefundRefused as refused:
+        if refused.code == "refund_exceeds_remaining":
+            raise ProblemError(422, "refund_exceeds_remaining", refused.detail) from None
+        raise ProblemError(422, "transfer_not_refundable", refused.detail) from None
+    if not created:
+        response.status_code = 200
+    return internal_view(refund)
+
+
 @router.get("/transfers/{transfer_id}")
-async def get_transfer(transfer_id: str, transfers: Transfers, _: InternalCaller) -> dict[str, Any]:
+async def get_transfer(transfer_id: str, transfers: Transfers, _: InternalCaller) -> TransferView:
     transfer = await transfers.get(transfer_id)
     if transfer is None:
-        raise ProblemError(404, "transfer_not_found", "No such transfer.")
+        raise TransferNotFound(transfer_id)
     return internal_view(transfer)
 
 
@@ -175,15 +119,15 @@ async def get_transfer(transfer_id: str, transfers: Transfers, _: InternalCaller
 async def list_transfers(
     transfers: Transfers,
     _: InternalCaller,
+    cursor: Cursor,
     owner_id: str | None = None,
     status: PublicStatus | None = None,
     wallet_id: str | None = None,
     created_gte: AwareDatetime | None = None,
     created_lte: AwareDatetime | None = None,
     payment_link_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: str | None = None,
-) -> dict[str, Any]:
+    limit: Limit = 20,
+) -> Page[TransferView]:
     query = TransferQuery(
         owner_id=owner_id,
         states=states_for_status(status) if status else None,
@@ -192,48 +136,37 @@ async def list_transfers(
         created_lte=created_lte,
         payment_link_id=payment_link_id,
     )
-    try:
-        items, next_cursor = await transfers.page(query, limit, cursor)
-    except InvalidCursor:
-        raise ProblemError(400, "invalid_cursor", "The cursor is not valid.") from None
-    return {"data": [internal_view(t) for t in items], "next_cursor": next_cursor}
+    items, next_cursor = await transfers.page(query, limit, cursor)
+    return Page(data=[internal_view(t) for t in items], next_cursor=next_cursor)
 
 
 @router.get("/sagas/stuck")
-async def stuck_sagas(
-    transfers: Transfers, settings: Settings, _: InternalCaller
-) -> dict[str, int]:
-    before = datetime.now(UTC) - timedelta(seconds=settings.stuck_grace_s)
-    return {
-        "stuck_transfers": await transfers.count_past_deadline(before),
-        "in_flight": await transfers.count_active(),
-    }
+async def stuck_sagas(transfers: Transfers, settings: Settings, _: InternalCaller) -> StuckSagas:
+    before = utc_now() - timedelta(seconds=settings.stuck_grace_s)
+    return StuckSagas(
+        stuck_transfers=await transfers.count_past_deadline(before),
+        in_flight=await transfers.count_active(),
+    )
 
 
-class FaultRuleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    owner_id: str
-    step: Literal["debit", "ledger", "credit"]
-    mode: Literal["reject", "error", "timeout"]
-    rate: float = Field(default=1.0, ge=0, le=1)
-    match_metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
+# ---------------------------------------------------------------- sandbox faults
 
 
 @router.post("/faults", status_code=201)
 async def add_fault(
     body: FaultRuleCreate, rules: FaultRules, settings: Settings, _: InternalCaller
-) -> dict[str, Any]:
+) -> FaultRule:
     rule = FaultRule(id=new_id("flt"), **body.model_dump())
     try:
         await rules.add(rule, cap=settings.max_fault_rules_per_user)
     except QuotaExceeded as exceeded:
         raise quota_problem(exceeded, "fault rules", "PAYFLOW_MAX_FAULT_RULES_PER_USER") from None
-    return rule.model_dump()
+    return rule
 
 
 @router.get("/faults")
-async def list_faults(owner_id: str, rules: FaultRules, _: InternalCaller) -> dict[str, Any]:
-    return {"data": [r.model_dump() for r in await rules.for_owner(owner_id)], "next_cursor": None}
+async def list_faults(owner_id: str, rules: FaultRules, _: InternalCaller) -> Page[FaultRule]:
+    return Page(data=await rules.for_owner(owner_id), next_cursor=None)
 
 
 @router.delete("/faults/{rule_id}", status_code=204)
@@ -241,5 +174,78 @@ async def remove_fault(
     rule_id: str, owner_id: str, rules: FaultRules, _: InternalCaller
 ) -> Response:
     if not await rules.remove(owner_id, rule_id):
-        raise ProblemError(404, "fault_rule_not_found", "No such fault rule.")
+        raise FaultRuleNotFound(rule_id)
     return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- payment links
+
+
+def _refused(refused: LinkRefused) -> ProblemError:
+    # LinkRefused carries its own status and code (see domain/payment_links.py).
+    return ProblemError(refused.status, refused.code, refused.detail)
+
+
+@links_router.post("", status_code=201)
+async def create_link(
+    body: LinkCreate, response: Response, links: Links, _: InternalCaller
+) -> PaymentLinkView:
+    fields = body.model_dump(exclude={"owner_id", "idempotency_key"})
+    try:
+        link, created = await links.create(
+            owner_id=body.owner_id, idempotency_key=body.idempotency_key, fields=fields
+        )
+    except LinkRefused as refused:
+        raise _refused(refused) from None
+    if not created:
+        response.status_code = 200
+    return PaymentLinkView.of(link, links.now())
+
+
+@links_router.get("")
+async def list_links(
+    owner_id: str, links: Links, _: InternalCaller, cursor: Cursor, limit: Limit = 20
+) -> Page[PaymentLinkView]:
+    items, next_cursor = await links.page(owner_id, limit, cursor)
+    now = links.now()
+    return Page(data=[PaymentLinkView.of(link, now) for link in items], next_cursor=next_cursor)
+
+
+@links_router.get("/{link_id}")
+async def get_link(link_id: str, links: Links, _: InternalCaller) -> PaymentLinkView:
+    return PaymentLinkView.of(await links.get(link_id), links.now())
+
+
+@links_router.post("/{link_id}/deactivate")
+async def deactivate_link(
+    link_id: str, body: LinkDeactivate, links: Links, _: InternalCaller
+) -> PaymentLinkView:
+    link = await links.deactivate(link_id, body.owner_id)
+    return PaymentLinkView.of(link, links.now())
+
+
+@links_router.post("/{link_id}/payments", status_code=201)
+async def pay_link(
+    link_id: str, body: LinkPayment, response: Response, links: Links, _: InternalCaller
+) -> TransferView:
+    try:
+        transfer, created = await links.pay(
+            link_id,
+            payer_id=body.initiator_id,
+            idempotency_key=body.idempotency_key,
+            source_wallet_id=body.source_wallet_id,
+            amount=body.amount,
+        )
+    except LinkRefused as refused:
+        raise _refused(refused) from None
+    if not created:
+        response.status_code = 200
+    return internal_view(transfer)
+
+
+@links_router.get("/{link_id}/payments")
+async def link_payments(
+    link_id: str, transfers: Transfers, _: InternalCaller, cursor: Cursor, limit: Limit = 20
+) -> Page[TransferView]:
+    items, next_cursor = await transfers.page(TransferQuery(payment_link_id=link_id), limit, cursor)
+    return Page(data=[internal_view(t) for t in items], next_cursor=next_cursor)

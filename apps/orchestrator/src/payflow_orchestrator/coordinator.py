@@ -9,30 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from opentelemetry import trace
 from redis.exceptions import RedisError
 
-from payflow_contracts import Envelope, MessagePayload, new_id
+from payflow_contracts import Envelope, new_id
+from payflow_contracts.clock import Clock, utc_now
 from payflow_contracts.events import TransferEvent, transfer_event_id
 from payflow_contracts.saga import SagaStep, StepReply
 from payflow_contracts.streams import StreamNames
 from payflow_observability import extract_context, inject_traceparent
 from payflow_orchestrator import metrics
-from payflow_orchestrator.commands import command_for, stream_for
+from payflow_orchestrator.domain.commands import command_for, stream_for
+from payflow_orchestrator.domain.errors import IdempotencyKeyReused, StaleReply
 from payflow_orchestrator.domain.faults import FaultRule, faults_for
 from payflow_orchestrator.domain.saga_machine import (
-    PublicStatus,
     SagaKind,
-    SagaState,
     Transition,
     is_compensating,
     public_status,
@@ -40,9 +39,7 @@ from payflow_orchestrator.domain.saga_machine import (
 from payflow_orchestrator.domain.transfer import (
     EventKey,
     GiveUp,
-    IdempotencyKeyReused,
     Resend,
-    StaleReply,
     TimingPolicy,
     Transfer,
     apply_reply,
@@ -53,11 +50,20 @@ from payflow_orchestrator.domain.transfer import (
     open_transfer,
     public_view,
 )
-from payflow_orchestrator.fault_rules import FaultRuleStore
-from payflow_orchestrator.repository import DuplicateTransfer, TransferRepository
+from payflow_orchestrator.ports import (
+    DuplicateTransfer,
+    FaultRuleStore,
+    LiveFeed,
+    Publisher,
+    TransferRepository,
+)
+from payflow_service.loops import run_periodically
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("payflow.orchestrator")
+
+GAUGES_INTERVAL_S = 5.0
+"""How often the sweeper refreshes the in-flight and past-deadline gauges."""
 
 EVENT_TYPES: dict[EventKey, str] = {
     "created": "transfer.created",
@@ -66,22 +72,6 @@ EVENT_TYPES: dict[EventKey, str] = {
     "refunded": "transfer.refunded",
     "link_paid": "payment_link.paid",
 }
-
-
-class Publisher(Protocol):
-    async def publish(
-        self,
-        stream: str,
-        payload: MessagePayload,
-        *,
-        saga_id: str | None = None,
-        causation_id: str | None = None,
-        message_id: str | None = None,
-    ) -> Envelope: ...
-
-
-class LiveFeed(Protocol):
-    async def announce(self, transfer_id: str, view: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -112,13 +102,6 @@ def request_from_json(data: Mapping[str, Any]) -> TransferRequest:
     return TransferRequest(**{**data, "kind": SagaKind(data["kind"])})
 
 
-def _now() -> datetime:
-    # To the millisecond, as the store keeps it: a view built from the saga in memory (a live
-    # notice, a Prefer: wait answer) equals the one read back later (GET).
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 class TransferCoordinator:
     def __init__(
         self,
@@ -130,7 +113,7 @@ class TransferCoordinator:
         streams: StreamNames,
         policy: TimingPolicy,
         faults_enabled: bool,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utc_now,
         recent_capacity: int = 10_000,
     ) -> None:
         self._transfers = transfers
@@ -461,29 +444,15 @@ class TransferCoordinator:
         metrics.PAST_DEADLINE.set(await self._transfers.count_past_deadline(self._clock()))
 
     async def run_sweeper(self, interval_s: float, stop: asyncio.Event) -> None:
-        last_gauges = 0.0
-        while not stop.is_set():
-            try:
-                await self.sweep_once()
-                if time.monotonic() - last_gauges > 5:
-                    await self.refresh_gauges()
-                    last_gauges = time.monotonic()
-            except Exception:  # the sweeper must outlive any one failure; it retries next tick
-                logger.exception("sweep failed; retrying")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        """Sweep every `interval_s` until `stop` is set, and refresh the gauges every ~5 s; a
+        failed round is retried next time."""
+        gauges_at = 0.0
 
+        async def sweep_round() -> None:
+            nonlocal gauges_at
+            await self.sweep_once()
+            if time.monotonic() - gauges_at > GAUGES_INTERVAL_S:
+                await self.refresh_gauges()
+                gauges_at = time.monotonic()
 
-class RedisLiveFeed:
-    """Live state changes on Redis Pub/Sub, read by the gateway's SSE endpoint."""
-
-    def __init__(self, redis: Any, streams: StreamNames) -> None:
-        self._redis = redis
-        self._streams = streams
-
-    async def announce(self, transfer_id: str, view: dict[str, Any]) -> None:
-        await self._redis.publish(self._streams.transfer_channel(transfer_id), json.dumps(view))
-
-
-def states_for_status(status: PublicStatus) -> Sequence[str]:
-    return [s.value for s in SagaState if public_status(s) == status]
+        await run_periodically(sweep_round, interval_s=interval_s, stop=stop, what="saga sweep")

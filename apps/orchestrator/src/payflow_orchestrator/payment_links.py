@@ -12,21 +12,26 @@ that is where the sagas they wait for end.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any
-
-from fastapi import Depends, Request
+from datetime import datetime
+from typing import Any
 
 from payflow_contracts import new_id
+from payflow_contracts.clock import Clock, utc_now
+from payflow_contracts.paging import PagePosition
 from payflow_orchestrator.coordinator import (
     TransferCoordinator,
     TransferRequest,
     request_from_json,
     request_to_json,
 )
+from payflow_orchestrator.domain.errors import (
+    IdempotencyKeyReused,
+    LinkContention,
+    LinkKeyReused,
+    LinkNotFound,
+)
 from payflow_orchestrator.domain.fees import FeePlan
 from payflow_orchestrator.domain.payment_links import (
-    LinkRefused,
     PaymentLink,
     check_new_link,
     check_not_held,
@@ -35,25 +40,10 @@ from payflow_orchestrator.domain.payment_links import (
 )
 from payflow_orchestrator.domain.reservations import Reservation, slot_for
 from payflow_orchestrator.domain.saga_machine import SagaKind
-from payflow_orchestrator.domain.transfer import IdempotencyKeyReused, Transfer
-from payflow_orchestrator.payment_link_store import DuplicateLink, PaymentLinkStore
-from payflow_orchestrator.repository import TransferRepository
+from payflow_orchestrator.domain.transfer import Transfer
+from payflow_orchestrator.ports import DuplicateLink, PaymentLinkStore, TransferRepository
 
 MAX_ATTEMPTS = 20
-
-
-def utc_now() -> datetime:
-    """Now, in UTC, at the millisecond precision MongoDB stores."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-class LinkNotFound(Exception):
-    pass
-
-
-class LinkContention(Exception):
-    """The link kept changing under concurrent payments; the caller may retry."""
 
 
 class PaymentLinks:
@@ -65,7 +55,7 @@ class PaymentLinks:
         plan: FeePlan,
         max_transfer_amount: int,
         grace_ms: int,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._links = links
         self._transfers = transfers
@@ -85,7 +75,7 @@ class PaymentLinks:
     ) -> tuple[PaymentLink, bool]:
         """A new link (or the one this owner's key made). `fields`: wallet_id, currency, amount,
         min_amount, max_amount, description, metadata, single_use, expires_at, merchant_name.
-        Raises `LinkRefused`, `IdempotencyKeyReused`."""
+        Raises `LinkRefused`, `LinkKeyReused`."""
         now = self._clock()
         # The merchant's name is a copy of the owner's, not part of what the request asked.
         fingerprint = link_fingerprint({k: v for k, v in fields.items() if k != "merchant_name"})
@@ -111,14 +101,14 @@ class PaymentLinks:
             await self._links.add(link)
         except DuplicateLink as duplicate:
             if duplicate.existing.request_fingerprint != fingerprint:
-                raise IdempotencyKeyReused(idempotency_key) from None
+                raise LinkKeyReused(idempotency_key) from None
             return duplicate.existing, False
         return link, True
 
     async def page(
-        self, owner_id: str, limit: int, cursor: str | None
+        self, owner_id: str, limit: int, after: PagePosition | None
     ) -> tuple[list[PaymentLink], str | None]:
-        return await self._links.page(owner_id, limit, cursor)
+        return await self._links.page(owner_id, limit, after)
 
     async def get(self, link_id: str) -> PaymentLink:
         link = await self._links.get(link_id)
@@ -144,7 +134,7 @@ class PaymentLinks:
         amount: int | None,
     ) -> tuple[Transfer, bool]:
         """Start (or find) the payer's payment of the link. Returns (transfer, created).
-        Raises `LinkNotFound`, `LinkRefused`, `IdempotencyKeyReused`, `LinkContention`."""
+        Raises `LinkNotFound`, `LinkRefused`, `LinkKeyReused`, `LinkContention`."""
         existing = await self._transfers.find_by_key(payer_id, idempotency_key)
         if existing is not None:
             _same_payment(existing.payment_link_id, existing.source_wallet_id, existing.amount)(
@@ -159,7 +149,7 @@ class PaymentLinks:
                 _same_payment(link_id, held.request["source_wallet_id"], held.amount)(
                     link_id, source_wallet_id, amount
                 )
-                return await self._coordinator.start(request_from_json(held.request))
+                return await self._start(request_from_json(held.request))
             now = self._clock()
             gross, fee = payment_amount(link, amount, now, self._plan)
             if attempt > 0:
@@ -187,10 +177,16 @@ class PaymentLinks:
                 request=request_to_json(request),
             )
             if await self._links.reserve(link, slot, reservation, now_ms, now_ms + self._grace_ms):
-                return await self._coordinator.start(request)
+                return await self._start(request)
             # Lost the guarded update: another payer holds a single-use link, the link changed
             # (deactivated, expired), or this key's retry took the slot. Decide again.
         raise LinkContention(link_id)
+
+    async def _start(self, request: TransferRequest) -> tuple[Transfer, bool]:
+        try:
+            return await self._coordinator.start(request)
+        except IdempotencyKeyReused as reused:  # answered as a request about the link
+            raise LinkKeyReused(str(reused)) from None
 
 
 def _same_payment(
@@ -205,22 +201,6 @@ def _same_payment(
             or source_wallet_id != wanted_source
             or (requested is not None and requested != reserved)
         ):
-            raise IdempotencyKeyReused(wanted_link)
+            raise LinkKeyReused(wanted_link)
 
     return check
-
-
-def payment_links(request: Request) -> PaymentLinks:
-    desk: PaymentLinks = request.app.state.runtime.components["payment_links"]
-    return desk
-
-
-Links = Annotated[PaymentLinks, Depends(payment_links)]
-
-__all__ = [
-    "LinkContention",
-    "LinkNotFound",
-    "LinkRefused",
-    "Links",
-    "PaymentLinks",
-]

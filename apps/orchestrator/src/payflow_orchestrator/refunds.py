@@ -15,9 +15,6 @@ idempotency key is the client's, so:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
-
-from fastapi import Depends, Request
 
 from payflow_contracts import new_id
 from payflow_orchestrator.coordinator import (
@@ -26,23 +23,19 @@ from payflow_orchestrator.coordinator import (
     request_from_json,
     request_to_json,
 )
-from payflow_orchestrator.domain.refunds import RefundRefused, refund_amount
+from payflow_orchestrator.domain.errors import (
+    IdempotencyKeyReused,
+    RefundContention,
+    TransferNotFound,
+)
+from payflow_orchestrator.domain.refunds import refund_amount
 from payflow_orchestrator.domain.reservations import Reservation, slot_for
 from payflow_orchestrator.domain.saga_machine import SagaKind
-from payflow_orchestrator.domain.transfer import IdempotencyKeyReused, Transfer
-from payflow_orchestrator.refund_book import RefundBook
-from payflow_orchestrator.repository import TransferRepository
+from payflow_orchestrator.domain.transfer import Transfer
+from payflow_orchestrator.ports import RefundBook, TransferRepository
 from payflow_orchestrator.reservations import now_ms
 
 MAX_ATTEMPTS = 20
-
-
-class TransferNotFound(Exception):
-    pass
-
-
-class RefundContention(Exception):
-    """The original kept changing under concurrent refunds; the caller may retry."""
 
 
 class RefundDesk:
@@ -123,19 +116,3 @@ def _refund_request(
         refund_of=original.id,
         transfer_id=new_id("tr"),
     )
-
-
-def refund_desk(request: Request) -> RefundDesk:
-    desk: RefundDesk = request.app.state.runtime.components["refund_desk"]
-    return desk
-
-
-Refunds = Annotated[RefundDesk, Depends(refund_desk)]
-
-__all__ = [
-    "RefundContention",
-    "RefundDesk",
-    "RefundRefused",
-    "Refunds",
-    "TransferNotFound",
-]

@@ -10,14 +10,11 @@ from typing import Any
 import pytest
 from beanie import init_beanie
 
+from payflow_orchestrator.adapters.memory import InMemoryFaultRuleStore
+from payflow_orchestrator.adapters.mongo import FaultRuleDocument, MongoFaultRuleStore
+from payflow_orchestrator.adapters.redis import CachedFaultRuleStore
 from payflow_orchestrator.domain.faults import FaultRule
-from payflow_orchestrator.fault_rules import (
-    CachedFaultRuleStore,
-    FaultRuleDocument,
-    FaultRuleStore,
-    InMemoryFaultRuleStore,
-    MongoFaultRuleStore,
-)
+from payflow_orchestrator.ports import FaultRuleStore
 from payflow_service.quotas import QuotaExceeded
 
 pytestmark = pytest.mark.integration

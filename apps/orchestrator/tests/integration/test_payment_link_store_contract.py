@@ -11,15 +11,11 @@ import pytest
 from beanie import init_beanie
 from orchestrator_support import a_link
 
-from payflow_contracts.paging import InvalidCursor
+from payflow_contracts.paging import InvalidCursor, PagePosition, decode_cursor
+from payflow_orchestrator.adapters.memory import InMemoryPaymentLinkStore
+from payflow_orchestrator.adapters.mongo import MongoPaymentLinkStore, PaymentLinkDocument
 from payflow_orchestrator.domain.reservations import Reservation, Settlement
-from payflow_orchestrator.payment_link_store import (
-    DuplicateLink,
-    InMemoryPaymentLinkStore,
-    MongoPaymentLinkStore,
-    PaymentLinkDocument,
-    PaymentLinkStore,
-)
+from payflow_orchestrator.ports import DuplicateLink, PaymentLinkStore
 
 
 @pytest.fixture(params=["mongo", "memory"])
@@ -29,6 +25,12 @@ async def store(request: Any, mongo_db: Any) -> AsyncIterator[PaymentLinkStore]:
         return
     await init_beanie(database=mongo_db, document_models=[PaymentLinkDocument])
     yield MongoPaymentLinkStore(mongo_db["payment_links"])
+
+
+def after(cursor: str | None) -> PagePosition | None:
+    """The position a cursor the store handed out stands for (what the `Cursor` dependency
+    gives the route)."""
+    return decode_cursor(cursor) if cursor else None
 
 
 def hold(saga_id: str, amount: int = 1_000) -> Reservation:
@@ -59,12 +61,12 @@ async def test_links_are_listed_newest_first_per_owner_with_cursors(
         await store.add(a_link(f"pl_{i}", at=now + timedelta(seconds=i), key=f"k{i}"))
     await store.add(a_link("pl_x", at=now, key="x", owner="usr_other"))
     first, cursor = await store.page("usr_m", 2, None)
-    second, cursor2 = await store.page("usr_m", 2, cursor)
-    third, cursor3 = await store.page("usr_m", 2, cursor2)
+    second, cursor2 = await store.page("usr_m", 2, after(cursor))
+    third, cursor3 = await store.page("usr_m", 2, after(cursor2))
     assert [link.id for link in first + second + third] == ["pl_4", "pl_3", "pl_2", "pl_1", "pl_0"]
     assert cursor3 is None
     with pytest.raises(InvalidCursor):
-        await store.page("usr_m", 2, "not-a-cursor")
+        await store.page("usr_m", 2, after("not-a-cursor"))
 
 
 async def test_only_the_owner_deactivates_and_once(store: PaymentLinkStore, now: datetime) -> None:

@@ -14,16 +14,16 @@ import pytest
 from beanie import init_beanie
 from orchestrator_support import a_transfer
 
+from payflow_orchestrator.adapters.memory import InMemoryRefundBook, InMemoryTransferRepository
+from payflow_orchestrator.adapters.mongo import (
+    MongoRefundBook,
+    MongoTransferRepository,
+    TransferDocument,
+)
 from payflow_orchestrator.domain.reservations import Reservation, Settlement, slot_for
 from payflow_orchestrator.domain.saga_machine import SagaState
 from payflow_orchestrator.domain.transfer import Transfer
-from payflow_orchestrator.refund_book import InMemoryRefundBook, MongoRefundBook, RefundBook
-from payflow_orchestrator.repository import (
-    InMemoryTransferRepository,
-    MongoTransferRepository,
-    TransferDocument,
-    TransferRepository,
-)
+from payflow_orchestrator.ports import RefundBook, TransferRepository
 
 
 @dataclass

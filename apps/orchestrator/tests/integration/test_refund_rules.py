@@ -16,9 +16,9 @@ import pytest
 from orchestrator_support import a_transfer
 
 from payflow_contracts import new_id
+from payflow_orchestrator.adapters.mongo import MongoTransferRepository, TransferDocument
 from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
 from payflow_orchestrator.main import create_app
-from payflow_orchestrator.repository import MongoTransferRepository, TransferDocument
 from payflow_orchestrator.settings import OrchestratorSettings
 
 pytestmark = pytest.mark.integration

@@ -11,16 +11,17 @@ import pytest
 from beanie import init_beanie
 from orchestrator_support import POLICY, a_transfer
 
+from payflow_contracts.paging import PagePosition, decode_cursor
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_orchestrator.adapters.memory import InMemoryTransferRepository
+from payflow_orchestrator.adapters.mongo import MongoTransferRepository, TransferDocument
 from payflow_orchestrator.domain.transfer import apply_reply
-from payflow_orchestrator.repository import (
-    DuplicateTransfer,
-    InMemoryTransferRepository,
-    MongoTransferRepository,
-    TransferDocument,
-    TransferQuery,
-    TransferRepository,
-)
+from payflow_orchestrator.ports import DuplicateTransfer, TransferQuery, TransferRepository
+
+
+def after(cursor: str | None) -> PagePosition | None:
+    """The position a cursor the repository handed out stands for (the `Cursor` dependency)."""
+    return decode_cursor(cursor) if cursor else None
 
 
 @pytest.fixture(params=["mongo", "memory"])
@@ -155,7 +156,7 @@ async def test_pages_are_newest_first_and_filtered(
     seen: list[str] = []
     cursor = None
     while True:
-        page, cursor = await repository.page(TransferQuery(owner_id="usr_b"), 3, cursor)
+        page, cursor = await repository.page(TransferQuery(owner_id="usr_b"), 3, after(cursor))
         seen += [t.id for t in page]
         if cursor is None:
             break
@@ -200,7 +201,7 @@ async def test_transfers_made_within_one_second_page_without_repeats_or_gaps(
     seen: list[str] = []
     cursor = None
     while True:
-        page, cursor = await repository.page(TransferQuery(owner_id="usr_a"), 2, cursor)
+        page, cursor = await repository.page(TransferQuery(owner_id="usr_a"), 2, after(cursor))
         seen += [t.id for t in page]
         if cursor is None:
             break

@@ -13,16 +13,20 @@ from orchestrator_support import POLICY, Clock, RecordingPublisher, SilentFeed, 
 
 from payflow_contracts.saga import CreditWallet, PostTransfer, SagaStep, StepOutcome
 from payflow_contracts.streams import StreamNames
+from payflow_orchestrator.adapters.memory import (
+    InMemoryFaultRuleStore,
+    InMemoryPaymentLinkStore,
+    InMemoryTransferRepository,
+)
 from payflow_orchestrator.coordinator import TransferCoordinator
+from payflow_orchestrator.domain.errors import IdempotencyKeyReused, LinkRefused
 from payflow_orchestrator.domain.fees import FeePlan, FeeTerms
-from payflow_orchestrator.domain.payment_links import LinkRefused, PaymentLink
+from payflow_orchestrator.domain.payment_links import PaymentLink
 from payflow_orchestrator.domain.saga_machine import SagaState
-from payflow_orchestrator.domain.transfer import IdempotencyKeyReused, Transfer
-from payflow_orchestrator.fault_rules import InMemoryFaultRuleStore
-from payflow_orchestrator.payment_link_store import InMemoryPaymentLinkStore
+from payflow_orchestrator.domain.transfer import Transfer
 from payflow_orchestrator.payment_links import PaymentLinks
-from payflow_orchestrator.repository import InMemoryTransferRepository
-from payflow_orchestrator.reservations import ReservationKeeper, ReservationParents
+from payflow_orchestrator.ports import ReservationParents
+from payflow_orchestrator.reservations import ReservationKeeper
 
 GRACE_MS = 10_000
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # the twins and the desk read the injected clock

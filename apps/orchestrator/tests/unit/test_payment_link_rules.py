@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from orchestrator_support import a_link
 
+from payflow_orchestrator.domain.errors import LinkRefused
 from payflow_orchestrator.domain.fees import FeePlan, FeeTerms
 from payflow_orchestrator.domain.payment_links import (
-    LinkRefused,
     LinkStatus,
     check_new_link,
     check_not_held,
-    link_view,
     payment_amount,
 )
 from payflow_orchestrator.domain.reservations import Reservation
+from payflow_orchestrator.schemas import PaymentLinkView
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # pure functions: the instant is passed in
 PLAN = FeePlan(terms={"USD": FeeTerms(basis_points=290, fixed=30)})
@@ -129,7 +129,8 @@ def test_a_new_link_must_leave_the_merchant_something_and_expire_in_the_future()
 
 
 def test_the_view_shows_status_and_counts() -> None:
-    view = link_view(a_link(at=T0).model_copy(update={"paid_count": 2, "paid_amount": 2_000}), T0)
+    link = a_link(at=T0).model_copy(update={"paid_count": 2, "paid_amount": 2_000})
+    view = PaymentLinkView.of(link, T0).model_dump(mode="json")
     assert view["status"] == "active"
     assert (view["paid_count"], view["paid_amount"], view["payments_in_flight"]) == (2, 2_000, 0)
     assert view["created_at"] == "2026-11-22T12:00:00Z"

@@ -13,16 +13,19 @@ from orchestrator_support import POLICY, Clock, RecordingPublisher, SilentFeed, 
 from payflow_contracts.events import TransferEvent
 from payflow_contracts.saga import SagaStep, StepOutcome
 from payflow_contracts.streams import StreamNames
+from payflow_orchestrator.adapters.memory import (
+    InMemoryFaultRuleStore,
+    InMemoryRefundBook,
+    InMemoryTransferRepository,
+)
 from payflow_orchestrator.coordinator import TransferCoordinator, request_to_json
-from payflow_orchestrator.domain.refunds import RefundRefused
+from payflow_orchestrator.domain.errors import RefundRefused
 from payflow_orchestrator.domain.reservations import Reservation, slot_for
 from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
 from payflow_orchestrator.domain.transfer import Transfer, open_transfer
-from payflow_orchestrator.fault_rules import InMemoryFaultRuleStore
-from payflow_orchestrator.refund_book import InMemoryRefundBook
+from payflow_orchestrator.ports import ReservationParents
 from payflow_orchestrator.refunds import RefundDesk, _refund_request
-from payflow_orchestrator.repository import InMemoryTransferRepository
-from payflow_orchestrator.reservations import ReservationKeeper, ReservationParents
+from payflow_orchestrator.reservations import ReservationKeeper
 
 GRACE_MS = 10_000
 STREAMS = StreamNames("t")

@@ -7,18 +7,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from orchestrator_support import POLICY
+from orchestrator_support import POLICY, SilentFeed
 
 from payflow_contracts import Envelope, MessagePayload
 from payflow_contracts.events import TransferEvent
 from payflow_contracts.saga import SagaCommand, SagaStep, StepOutcome, StepReply
 from payflow_contracts.streams import StreamNames
+from payflow_orchestrator.adapters.memory import InMemoryFaultRuleStore, InMemoryTransferRepository
 from payflow_orchestrator.coordinator import TransferCoordinator, TransferRequest
 from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
 from payflow_orchestrator.domain.transfer import apply_reply
-from payflow_orchestrator.fault_rules import InMemoryFaultRuleStore
-from payflow_orchestrator.repository import InMemoryTransferRepository
 
 STREAMS = StreamNames("t")
 # A pinned instant is fine here: the coordinator reads the injected clock below, and its twins are
@@ -39,11 +38,6 @@ class RecordingPublisher:
 
     def events(self) -> list[str]:
         return [p.event_type for _, p in self.sent if isinstance(p, TransferEvent)]
-
-
-class SilentFeed:
-    async def announce(self, transfer_id: str, view: dict[str, Any]) -> None:
-        return None
 
 
 class Clock:
@@ -334,7 +328,7 @@ async def test_a_refund_runs_the_transfer_table_and_names_the_transfer_it_return
 
 
 async def test_a_known_key_with_a_different_request_is_refused_not_answered(world: Any) -> None:
-    from payflow_orchestrator.domain.transfer import IdempotencyKeyReused
+    from payflow_orchestrator.domain.errors import IdempotencyKeyReused
 
     coordinator, publisher, _, _, _ = world
     await coordinator.start(request(key="k1"))

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from payflow_orchestrator.domain.errors import LinkRefused
 from payflow_orchestrator.domain.fees import FeePlan
 from payflow_orchestrator.domain.reservations import Reservation
 
@@ -80,16 +81,6 @@ class PaymentLink(BaseModel):
         if self.expires_at is None:
             return NEVER_MS
         return int(self.expires_at.timestamp() * 1000)
-
-
-class LinkRefused(Exception):
-    """A payment (or a link) the rules refuse: `status` and `code` are the problem's."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
 
 
 def link_fingerprint(fields: dict[str, Any]) -> str:
@@ -186,31 +177,3 @@ def check_not_held(link: PaymentLink) -> None:
             "payment_link_busy",
             "A payment of this single-use link is in progress; retry if it fails.",
         )
-
-
-def link_view(link: PaymentLink, now: datetime) -> dict[str, Any]:
-    """The link as the orchestrator's API shows it (the gateway adds its URLs)."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
-    return {
-        "id": link.id,
-        "owner_id": link.owner_id,
-        "status": link.status(now).value,
-        "wallet_id": link.wallet_id,
-        "currency": link.currency,
-        "amount": link.amount,
-        "min_amount": link.min_amount,
-        "max_amount": link.max_amount,
-        "description": link.description,
-        "metadata": dict(link.metadata),
-        "single_use": link.single_use,
-        "merchant_name": link.merchant_name,
-        "expires_at": iso(link.expires_at),
-        "created_at": iso(link.created_at),
-        "deactivated_at": iso(link.deactivated_at),
-        "paid_count": link.paid_count,
-        "paid_amount": link.paid_amount,
-        "payments_in_flight": link.reservations_open,
-    }

@@ -13,18 +13,9 @@ merchant's wallet; the platform keeps its fee (docs/phases/PHASE-9-MERCHANT-PAYM
 
 from __future__ import annotations
 
+from payflow_orchestrator.domain.errors import RefundRefused
 from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState
 from payflow_orchestrator.domain.transfer import Transfer
-
-
-class RefundRefused(Exception):
-    """The refund cannot be made; `code` is the problem code the API answers with."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
 
 NOT_REFUNDABLE = "transfer_not_refundable"
 EXCEEDS_REMAINING = "refund_exceeds_remaining"

@@ -10,6 +10,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_orchestrator.domain.errors import IllegalTransition
 
 __all__ = [
     "FailureCode",
@@ -29,6 +30,7 @@ __all__ = [
     "is_compensating",
     "is_terminal",
     "public_status",
+    "states_for_status",
     "transition_table",
 ]
 
@@ -93,16 +95,6 @@ class Transition:
     commands: tuple[SagaStep, ...]
     failure_code: FailureCode | None
     reason: str
-
-
-class IllegalTransition(Exception):
-    """A reply that the saga's current state does not accept."""
-
-    def __init__(self, kind: SagaKind, state: SagaState, event: SagaEvent) -> None:
-        super().__init__(f"a {kind} saga in state {state} does not accept {event}")
-        self.kind = kind
-        self.state = state
-        self.event = event
 
 
 def _to(
@@ -320,3 +312,8 @@ def public_status(state: SagaState) -> PublicStatus:
     if state in (SagaState.FAILED, SagaState.COMPENSATED):
         return PublicStatus.FAILED
     return PublicStatus.PROCESSING
+
+
+def states_for_status(status: PublicStatus) -> list[str]:
+    """The saga states a public status stands for (the list filter `status=`)."""
+    return [s.value for s in SagaState if public_status(s) == status]

@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts.saga import SagaStep, StepOutcome
+from payflow_contracts.transfers import TransferPublic, TransferView
+from payflow_orchestrator.domain.errors import StaleReply
 from payflow_orchestrator.domain.reservations import Reservation
 from payflow_orchestrator.domain.saga_machine import (
     FailureCode,
@@ -36,6 +38,16 @@ EVENT_KEYS: tuple[EventKey, ...] = ("created", "completed", "failed", "refunded"
 """Domain events a saga may owe; `refunded` is owed by a refund saga that completed (the event is
 about the transfer it refunds), `link_paid` by a completed payment of a payment link."""
 
+REFUND_FIELDS = (
+    "refund_reserved",
+    "refunded_amount",
+    "refund_ids",
+    "reservations",
+    "reservations_open",
+)
+"""Fields of a transfer that only the refund book writes: the saga's own compare-and-set leaves
+them as stored, so a refund reserved meanwhile is never overwritten."""
+
 FAILURE_MESSAGES: dict[FailureCode, str] = {
     FailureCode.INSUFFICIENT_FUNDS: "The source wallet does not hold enough funds.",
     FailureCode.SOURCE_UNAVAILABLE: "The source wallet cannot send money (frozen or closed).",
@@ -43,10 +55,6 @@ FAILURE_MESSAGES: dict[FailureCode, str] = {
     FailureCode.LEDGER_REJECTED: "The ledger refused the posting.",
     FailureCode.STEP_TIMEOUT: "A step did not answer in time; the transfer was settled safely.",
 }
-
-
-class IdempotencyKeyReused(Exception):
-    """A known (initiator, idempotency key) arrived with a different request."""
 
 
 def request_fingerprint(
@@ -60,10 +68,6 @@ def request_fingerprint(
     """What makes two requests with one idempotency key the same request."""
     parts = (kind.value, source_wallet_id or "", destination_wallet_id, str(amount), currency)
     return "|".join((*parts, refund_of or ""))
-
-
-class StaleReply(Exception):
-    """A reply for a step the saga no longer waits for (a duplicate or a late answer)."""
 
 
 @dataclass(frozen=True)
@@ -364,14 +368,7 @@ def mark_event_published(transfer: Transfer, key: EventKey) -> Transfer:
     return transfer.model_copy(update={"events": {**transfer.events, key: "published"}})
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def public_view(transfer: Transfer) -> dict[str, Any]:
-    """The transfer resource of the public API (`GET /v1/transfers/{id}`)."""
+def _resource_fields(transfer: Transfer) -> dict[str, Any]:
     return {
         "id": transfer.id,
         "kind": transfer.kind.value,
@@ -388,11 +385,11 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
         "failure_code": transfer.failure_code.value if transfer.failure_code else None,
         "failure_message": transfer.failure_message,
         "compensated": is_compensated(transfer.state),
-        "created_at": _iso(transfer.created_at),
-        "updated_at": _iso(transfer.updated_at),
-        "completed_at": _iso(transfer.completed_at),
+        "created_at": transfer.created_at,
+        "updated_at": transfer.updated_at,
+        "completed_at": transfer.completed_at,
         "history": [
-            {"state": h.state.value, "at": _iso(h.at), "reason": h.reason} for h in transfer.history
+            {"state": h.state.value, "at": h.at, "reason": h.reason} for h in transfer.history
         ],
         "trace_id": transfer.trace_id,
         "refund_of": transfer.refund_of,
@@ -400,3 +397,20 @@ def public_view(transfer: Transfer) -> dict[str, Any]:
         "refunded_amount": transfer.refunded_amount,
         "refunds": list(transfer.refund_ids),
     }
+
+
+def public_view(transfer: Transfer) -> TransferPublic:
+    """The transfer resource of the public API (`GET /v1/transfers/{id}`), of the live channel
+    and of the domain events."""
+    return TransferPublic.model_validate(_resource_fields(transfer))
+
+
+def internal_view(transfer: Transfer) -> TransferView:
+    """The resource with whom it concerns, as the orchestrator's internal API answers it."""
+    return TransferView.model_validate(
+        {
+            **_resource_fields(transfer),
+            "owner_ids": transfer.owner_ids,
+            "initiator_id": transfer.initiator_id,
+        }
+    )

@@ -1,0 +1,1 @@
+"""Adapters of the orchestrator's ports: MongoDB, the in-memory twins, Redis."""
