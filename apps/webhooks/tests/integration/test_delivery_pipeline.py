@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -161,7 +162,7 @@ async def test_a_replay_brings_a_deferred_job_forward(
     try:
         queue = ArqDeliveryQueue(pool, queue_name(settings.streams), timedelta(hours=2))
         now = utc_now()
-        later = open_delivery(
+        opened = open_delivery(
             delivery_id=new_id("del"),
             event_id="evt_1",
             event_type="transfer.completed",
@@ -170,7 +171,8 @@ async def test_a_replay_brings_a_deferred_job_forward(
             event_created_at=now,
             traceparent=None,
             now=now,
-        ).model_copy(update={"next_attempt_at": now + timedelta(hours=1)})
+        )
+        later = replace(opened, next_attempt_at=now + timedelta(hours=1))
         assert await queue.enqueue(later, None)
         assert await queue.is_scheduled(later.id)
         assert not await queue.enqueue(later, None)  # one job per delivery

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -285,7 +286,7 @@ async def test_a_delivery_changes_once_per_version(deliveries: Any, now: datetim
 async def test_the_body_kept_at_opening_outlives_every_change(
     deliveries: Any, now: datetime
 ) -> None:
-    opened = a_delivery(now).model_copy(update={"body": '{"id":"evt_1","amount":1250}'})
+    opened = replace(a_delivery(now), body='{"id":"evt_1","amount":1250}')
     await deliveries.add(opened)
     again = replay(opened, now + timedelta(seconds=5))
     assert await deliveries.compare_and_set(again, opened.version)
@@ -300,9 +301,7 @@ async def test_overdue_lists_pending_deliveries_due_before_the_cut_off(
     await deliveries.add(a_delivery(now, "del_fresh", "evt_2", at=now + timedelta(minutes=5)))
     done = await deliveries.add(a_delivery(now, "del_done", "evt_3"))
     await deliveries.compare_and_set(
-        done.model_copy(
-            update={"status": DeliveryStatus.SUCCEEDED, "next_attempt_at": None, "version": 1}
-        ),
+        replace(done, status=DeliveryStatus.SUCCEEDED, next_attempt_at=None, version=1),
         0,
     )
     assert [d.id for d in await deliveries.overdue(now + timedelta(minutes=1), 10)] == [late.id]
@@ -339,9 +338,7 @@ async def test_deliveries_of_an_endpoint_page_newest_first_filtered_by_status(
             a_delivery(now, f"del_{i}", f"evt_{i}", at=now + timedelta(milliseconds=i))
         )
     first = await deliveries.get("del_1")
-    await deliveries.compare_and_set(
-        first.model_copy(update={"status": DeliveryStatus.FAILED, "version": 1}), 0
-    )
+    await deliveries.compare_and_set(replace(first, status=DeliveryStatus.FAILED, version=1), 0)
     page, cursor = await page_of(deliveries.page("we_1", None, 3, None), 3)
     rest, end = await page_of(deliveries.page("we_1", None, 3, after(cursor)), 3)
     assert [d.id for d in page + rest] == ["del_4", "del_3", "del_2", "del_1", "del_0"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,12 +72,11 @@ def test_a_second_rotation_inside_the_overlap_keeps_every_live_secret() -> None:
 
 
 def test_re_enabling_an_endpoint_forgets_why_and_since_when_it_failed() -> None:
-    endpoint = an_endpoint().model_copy(
-        update={
-            "status": EndpointStatus.DISABLED,
-            "disabled_reason": DisabledReason.RECEIVER_GONE,
-            "failing_since": T0,
-        }
+    endpoint = replace(
+        an_endpoint(),
+        status=EndpointStatus.DISABLED,
+        disabled_reason=DisabledReason.RECEIVER_GONE,
+        failing_since=T0,
     )
     enabled = change_endpoint(endpoint, T0, status=EndpointStatus.ENABLED)
     assert enabled.enabled and enabled.disabled_reason is None and enabled.failing_since is None

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from payflow_contracts.paging import PagePosition
 from payflow_service.quotas import QuotaExceeded
@@ -77,30 +78,33 @@ class InMemoryEndpointStore:
             if e.owner_id in owner_ids and e.enabled and e.wants(event_type)
         ]
 
-    def _bump(self, endpoint: WebhookEndpoint, **changes: Any) -> None:
-        self._items[endpoint.id] = endpoint.model_copy(
-            update={**changes, "version": endpoint.version + 1}
-        )
-
     async def mark_failing(self, endpoint_id: str, since: datetime) -> bool:
         current = self._items.get(endpoint_id)
         if current is None or current.failing_since is not None:
             return False
-        self._bump(current, failing_since=since)
+        self._items[endpoint_id] = replace(
+            current, failing_since=since, version=current.version + 1
+        )
         return True
 
     async def clear_failing(self, endpoint_id: str, since: datetime) -> bool:
         current = self._items.get(endpoint_id)
         if current is None or current.failing_since != since:
             return False
-        self._bump(current, failing_since=None)
+        self._items[endpoint_id] = replace(current, failing_since=None, version=current.version + 1)
         return True
 
     async def disable(self, endpoint_id: str, reason: DisabledReason, now: datetime) -> bool:
         current = self._items.get(endpoint_id)
         if current is None or not current.enabled:
             return False
-        self._bump(current, status=EndpointStatus.DISABLED, disabled_reason=reason, updated_at=now)
+        self._items[endpoint_id] = replace(
+            current,
+            status=EndpointStatus.DISABLED,
+            disabled_reason=reason,
+            updated_at=now,
+            version=current.version + 1,
+        )
         return True
 
 

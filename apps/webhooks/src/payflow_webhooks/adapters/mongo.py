@@ -16,8 +16,9 @@ Events are kept once each (the event id is the document id).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from beanie import Document
@@ -29,7 +30,12 @@ from payflow_contracts.paging import PagePosition
 from payflow_service.mongo import insert_first
 from payflow_service.quotas import SLOT_FIELD, insert_within_quota, quota_slot_index
 from payflow_webhooks.domain.delivery import Attempt, Delivery, DeliveryStatus
-from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, WebhookEndpoint
+from payflow_webhooks.domain.endpoint import (
+    DisabledReason,
+    EndpointStatus,
+    RetiredSecret,
+    WebhookEndpoint,
+)
 from payflow_webhooks.domain.event import WebhookEvent
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -103,24 +109,65 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _moment(value: datetime | str) -> datetime:
+    """A stored time as a datetime. The client decodes BSON dates (aware, UTC); a time that an
+    older embedded store wrote through `$set` as a string is parsed, as reading always did."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _maybe_moment(value: datetime | str | None) -> datetime | None:
+    return None if value is None else _moment(value)
+
+
+def _value(member: StrEnum | None) -> str | None:
+    return None if member is None else member.value
+
+
 # ---------------------------------------------------------------- endpoints
 
 
 def _endpoint_document(endpoint: WebhookEndpoint) -> dict[str, Any]:
-    data = endpoint.model_dump(mode="python")
-    data["_id"] = data.pop("id")
-    data["event_types"] = list(data["event_types"])
-    data["retired_secrets"] = [dict(r) for r in data["retired_secrets"]]
-    data["position"] = endpoint.position.key
-    return data
+    """An endpoint as `webhook_endpoints` stores it (same fields, same order)."""
+    return {
+        "_id": endpoint.id,
+        "owner_id": endpoint.owner_id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": list(endpoint.event_types),
+        "status": endpoint.status.value,
+        "disabled_reason": _value(endpoint.disabled_reason),
+        "secret": endpoint.secret,
+        "retired_secrets": [
+            {"secret": r.secret, "expires_at": r.expires_at} for r in endpoint.retired_secrets
+        ],
+        "failing_since": endpoint.failing_since,
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+        "version": endpoint.version,
+        "position": endpoint.position.key,
+    }
 
 
-def _endpoint(data: dict[str, Any]) -> WebhookEndpoint:
-    data = dict(data)
-    data["id"] = data.pop("_id")
-    data.pop("position", None)
-    data.pop(SLOT_FIELD, None)
-    return WebhookEndpoint.model_validate(data)
+def _endpoint(data: Mapping[str, Any]) -> WebhookEndpoint:
+    reason = data.get("disabled_reason")
+    return WebhookEndpoint(
+        id=data["_id"],
+        owner_id=data["owner_id"],
+        url=data["url"],
+        description=data.get("description"),
+        event_types=tuple(data["event_types"]),
+        status=EndpointStatus(data.get("status", EndpointStatus.ENABLED)),
+        disabled_reason=DisabledReason(reason) if reason is not None else None,
+        secret=data["secret"],
+        retired_secrets=tuple(
+            RetiredSecret(secret=r["secret"], expires_at=_moment(r["expires_at"]))
+            for r in data.get("retired_secrets", ())
+        ),
+        failing_since=_maybe_moment(data.get("failing_since")),
+        created_at=_moment(data["created_at"]),
+        updated_at=_moment(data["updated_at"]),
+        version=data.get("version", 0),
+    )
 
 
 class MongoEndpointStore:
@@ -203,18 +250,27 @@ class MongoEndpointStore:
 
 
 def _event_document(event: WebhookEvent) -> dict[str, Any]:
-    data = event.model_dump(mode="python")
-    data["_id"] = data.pop("id")
-    data["owner_ids"] = list(data["owner_ids"])
-    data["position"] = event.position.key
-    return data
+    """An event as `webhook_events` stores it (same fields, same order)."""
+    return {
+        "_id": event.id,
+        "type": event.type,
+        "transfer_id": event.transfer_id,
+        "owner_ids": list(event.owner_ids),
+        "data": event.data,
+        "created_at": event.created_at,
+        "position": event.position.key,
+    }
 
 
-def _event(data: dict[str, Any]) -> WebhookEvent:
-    data = dict(data)
-    data["id"] = data.pop("_id")
-    data.pop("position", None)
-    return WebhookEvent.model_validate(data)
+def _event(data: Mapping[str, Any]) -> WebhookEvent:
+    return WebhookEvent(
+        id=data["_id"],
+        type=data["type"],
+        transfer_id=data["transfer_id"],
+        owner_ids=tuple(data["owner_ids"]),
+        data=dict(data["data"]),
+        created_at=_moment(data["created_at"]),
+    )
 
 
 class MongoEventStore:
@@ -224,7 +280,7 @@ class MongoEventStore:
     async def add(self, event: WebhookEvent) -> WebhookEvent:
         document = _event_document(event)
         stored = await insert_first(self._collection, document)
-        return event if stored is document else _event(dict(stored))
+        return event if stored is document else _event(stored)
 
     async def get(self, event_id: str, owner_id: str | None = None) -> WebhookEvent | None:
         query: dict[str, Any] = {"_id": event_id}
@@ -248,32 +304,78 @@ class MongoEventStore:
 
 
 def _delivery_document(delivery: Delivery) -> dict[str, Any]:
-    data = delivery.model_dump(mode="python")
-    data["_id"] = data.pop("id")
-    data["position"] = delivery.position.key
+    """A delivery as `webhook_deliveries` stores it (same fields, same order)."""
     due = delivery.next_attempt_at if delivery.is_pending else None
-    data["due_at_ms"] = _ms(due) if due is not None else None
-    return data
+    return {
+        "_id": delivery.id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "endpoint_id": delivery.endpoint_id,
+        "owner_id": delivery.owner_id,
+        "status": delivery.status.value,
+        "attempt_count": delivery.attempt_count,
+        "round_failures": delivery.round_failures,
+        "next_attempt_at": delivery.next_attempt_at,
+        "last_error": delivery.last_error,
+        "event_created_at": delivery.event_created_at,
+        "traceparent": delivery.traceparent,
+        "created_at": delivery.created_at,
+        "updated_at": delivery.updated_at,
+        "succeeded_at": delivery.succeeded_at,
+        "version": delivery.version,
+        "body": delivery.body,
+        "position": delivery.position.key,
+        "due_at_ms": _ms(due) if due is not None else None,
+    }
 
 
-def _delivery(data: dict[str, Any]) -> Delivery:
-    data = dict(data)
-    data["id"] = data.pop("_id")
-    data.pop("position", None)
-    data.pop("due_at_ms", None)
-    return Delivery.model_validate(data)
+def _delivery(data: Mapping[str, Any]) -> Delivery:
+    return Delivery(
+        id=data["_id"],
+        event_id=data["event_id"],
+        event_type=data["event_type"],
+        endpoint_id=data["endpoint_id"],
+        owner_id=data["owner_id"],
+        status=DeliveryStatus(data.get("status", DeliveryStatus.PENDING)),
+        attempt_count=data.get("attempt_count", 0),
+        round_failures=data.get("round_failures", 0),
+        next_attempt_at=_maybe_moment(data["next_attempt_at"]),
+        last_error=data.get("last_error"),
+        event_created_at=_moment(data["event_created_at"]),
+        traceparent=data.get("traceparent"),
+        created_at=_moment(data["created_at"]),
+        updated_at=_moment(data["updated_at"]),
+        succeeded_at=_maybe_moment(data.get("succeeded_at")),
+        version=data.get("version", 0),
+        body=data.get("body"),
+    )
 
 
 def _attempt_document(attempt: Attempt) -> dict[str, Any]:
-    data = attempt.model_dump(mode="python")
-    data["_id"] = data.pop("id")
-    return data
+    """An attempt as `webhook_attempts` stores it (same fields, same order)."""
+    return {
+        "_id": attempt.id,
+        "delivery_id": attempt.delivery_id,
+        "number": attempt.number,
+        "at": attempt.at,
+        "status_code": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
+        "error": attempt.error,
+        "response_body": attempt.response_body,
+    }
 
 
-def _attempt(data: dict[str, Any]) -> Attempt:
-    data = dict(data)
-    data["id"] = data.pop("_id")
-    return Attempt.model_validate(data)
+def _attempt(data: Mapping[str, Any]) -> Attempt:
+    return Attempt(
+        id=data["_id"],
+        delivery_id=data["delivery_id"],
+        number=data["number"],
+        at=_moment(data["at"]),
+        status_code=data["status_code"],
+        duration_ms=data["duration_ms"],
+        error=data["error"],
+        response_body=data.get("response_body"),
+    )
 
 
 class MongoDeliveryStore:

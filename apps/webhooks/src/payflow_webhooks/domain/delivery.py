@@ -7,12 +7,10 @@ source of truth; it is written with a compare-and-set on `version`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from payflow_contracts.paging import PagePosition
 from payflow_webhooks.domain.retry_policy import RetryPolicy
@@ -30,9 +28,8 @@ class DeliveryStatus(StrEnum):
 DeliveryOutcome = Literal["succeeded", "failed", "retrying", "disabled"]
 
 
-class Delivery(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
     id: str
     event_id: str
     event_type: str
@@ -66,10 +63,9 @@ class Delivery(BaseModel):
         return self.status is DeliveryStatus.PENDING
 
 
-class Attempt(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
     """One HTTP attempt, stored as its own record (never pushed into the delivery)."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     delivery_id: str
@@ -182,50 +178,55 @@ def settle_attempt(
     `Retry-After` when given) until the schedule is spent, then the delivery fails.
     """
     now = result.at
-    base = {
-        "attempt_count": delivery.attempt_count + 1,
-        "updated_at": now,
-        "version": delivery.version + 1,
-    }
+    attempt_count = delivery.attempt_count + 1
+    version = delivery.version + 1
     if result.succeeded:
-        done = delivery.model_copy(
-            update={
-                **base,
-                "status": DeliveryStatus.SUCCEEDED,
-                "next_attempt_at": None,
-                "last_error": None,
-                "succeeded_at": now,
-            }
+        done = replace(
+            delivery,
+            attempt_count=attempt_count,
+            updated_at=now,
+            version=version,
+            status=DeliveryStatus.SUCCEEDED,
+            next_attempt_at=None,
+            last_error=None,
+            succeeded_at=now,
         )
         return AttemptVerdict(done, "succeeded", EndpointChange.CLEAR_FAILING)
     error = describe_failure(result)
-    failed_update = {**base, "status": DeliveryStatus.FAILED, "next_attempt_at": None}
-    if result.gone:
-        gone = delivery.model_copy(
-            update={**failed_update, "last_error": f"{error}: endpoint disabled"}
+
+    def failed(last_error: str, round_failures: int = delivery.round_failures) -> Delivery:
+        return replace(
+            delivery,
+            attempt_count=attempt_count,
+            updated_at=now,
+            version=version,
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            round_failures=round_failures,
+            last_error=last_error,
         )
+
+    if result.gone:
+        gone = failed(f"{error}: endpoint disabled")
         return AttemptVerdict(gone, "disabled", EndpointChange.DISABLE_GONE)
     if should_disable(failing_since, now, disable_after):
-        stale = delivery.model_copy(
-            update={**failed_update, "last_error": f"{error}: endpoint failing for too long"}
-        )
+        stale = failed(f"{error}: endpoint failing for too long")
         return AttemptVerdict(stale, "disabled", EndpointChange.DISABLE_FAILING_TOO_LONG)
     failures = delivery.round_failures + 1
     delay = policy.delay_after(failures, spread)
     if delay is None:
-        spent = delivery.model_copy(
-            update={**failed_update, "round_failures": failures, "last_error": error}
-        )
+        spent = failed(error, round_failures=failures)
         return AttemptVerdict(spent, "failed", EndpointChange.MARK_FAILING)
     if result.retry_after is not None and result.status_code in (429, 503):
         delay = policy.honour_retry_after(result.retry_after)
-    retrying = delivery.model_copy(
-        update={
-            **base,
-            "round_failures": failures,
-            "next_attempt_at": now + delay,
-            "last_error": error,
-        }
+    retrying = replace(
+        delivery,
+        attempt_count=attempt_count,
+        updated_at=now,
+        version=version,
+        round_failures=failures,
+        next_attempt_at=now + delay,
+        last_error=error,
     )
     return AttemptVerdict(retrying, "retrying", EndpointChange.MARK_FAILING, retry_in=delay)
 
@@ -236,26 +237,24 @@ def should_disable(failing_since: datetime | None, now: datetime, disable_after:
 
 def abandon_for_endpoint(delivery: Delivery, now: datetime, reason: str) -> Delivery:
     """The endpoint is disabled or deleted: the delivery fails without an attempt."""
-    return delivery.model_copy(
-        update={
-            "status": DeliveryStatus.FAILED,
-            "next_attempt_at": None,
-            "last_error": reason,
-            "updated_at": now,
-            "version": delivery.version + 1,
-        }
+    return replace(
+        delivery,
+        status=DeliveryStatus.FAILED,
+        next_attempt_at=None,
+        last_error=reason,
+        updated_at=now,
+        version=delivery.version + 1,
     )
 
 
 def replay(delivery: Delivery, now: datetime) -> Delivery:
     """Send again now, whatever the status, with a fresh round of the retry schedule."""
-    return delivery.model_copy(
-        update={
-            "status": DeliveryStatus.PENDING,
-            "round_failures": 0,
-            "next_attempt_at": now,
-            "succeeded_at": None,
-            "updated_at": now,
-            "version": delivery.version + 1,
-        }
+    return replace(
+        delivery,
+        status=DeliveryStatus.PENDING,
+        round_failures=0,
+        next_attempt_at=now,
+        succeeded_at=None,
+        updated_at=now,
+        version=delivery.version + 1,
     )

@@ -7,10 +7,9 @@ compare-and-set on the version it was read at.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
 
 from payflow_contracts.paging import PagePosition
 from payflow_webhooks.domain.errors import InvalidEventTypes
@@ -56,17 +55,16 @@ def normalize_event_types(event_types: Iterable[str]) -> tuple[str, ...]:
     return tuple(t for t in EVENT_TYPES if t in wanted)
 
 
-class RetiredSecret(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetiredSecret:
     """A secret replaced by a rotation, still signing until `expires_at`."""
 
-    model_config = ConfigDict(frozen=True)
     secret: str
     expires_at: datetime
 
 
-class WebhookEndpoint(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookEndpoint:
     id: str
     owner_id: str
     url: str
@@ -123,13 +121,12 @@ def open_endpoint(
 def rotate_secret(endpoint: WebhookEndpoint, now: datetime, overlap: timedelta) -> WebhookEndpoint:
     still_live = tuple(r for r in endpoint.retired_secrets if r.expires_at > now)
     retired = (*still_live, RetiredSecret(secret=endpoint.secret, expires_at=now + overlap))
-    return endpoint.model_copy(
-        update={
-            "secret": new_signing_secret(),
-            "retired_secrets": retired if overlap > timedelta(0) else still_live,
-            "updated_at": now,
-            "version": endpoint.version + 1,
-        }
+    return replace(
+        endpoint,
+        secret=new_signing_secret(),
+        retired_secrets=retired if overlap > timedelta(0) else still_live,
+        updated_at=now,
+        version=endpoint.version + 1,
     )
 
 
@@ -144,15 +141,20 @@ def change_endpoint(
     status: EndpointStatus | None = None,
 ) -> WebhookEndpoint:
     """The owner's edits. Re-enabling forgets the failure history, so the endpoint starts afresh."""
-    update: dict[str, object] = {"updated_at": now, "version": endpoint.version + 1}
-    if url is not None:
-        update["url"] = url
-    if event_types is not None:
-        update["event_types"] = normalize_event_types(event_types)
-    if description is not None or clear_description:
-        update["description"] = description
+    changed = replace(
+        endpoint,
+        url=endpoint.url if url is None else url,
+        event_types=(
+            endpoint.event_types if event_types is None else normalize_event_types(event_types)
+        ),
+        description=(
+            description if description is not None or clear_description else endpoint.description
+        ),
+        updated_at=now,
+        version=endpoint.version + 1,
+    )
     if status is EndpointStatus.ENABLED and not endpoint.enabled:
-        update.update(status=status, disabled_reason=None, failing_since=None)
-    elif status is EndpointStatus.DISABLED and endpoint.enabled:
-        update.update(status=status, disabled_reason=DisabledReason.BY_OWNER)
-    return endpoint.model_copy(update=update)
+        return replace(changed, status=status, disabled_reason=None, failing_since=None)
+    if status is EndpointStatus.DISABLED and endpoint.enabled:
+        return replace(changed, status=status, disabled_reason=DisabledReason.BY_OWNER)
+    return changed

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from payflow_contracts.paging import PagePosition
 from payflow_webhooks.domain.moments import rfc3339
 
 
-class WebhookEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookEvent:
     id: str
     type: str
     transfer_id: str
