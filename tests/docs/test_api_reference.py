@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi import FastAPI
 
-from payflow_contracts.events import TRANSFER_EVENT_TYPES
+from payflow_contracts.events import TransferEventType
+from payflow_gateway.domain.idempotency import MAX_KEY_LENGTH
+from payflow_gateway.idempotency import KEY_TTL
 from payflow_gateway.ids import PATH_IDS
 from payflow_gateway.main import create_app
-from payflow_gateway.payments.idempotency_keys import MAX_KEY_LENGTH
-from payflow_gateway.payments.idempotent import KEY_TTL
-from payflow_gateway.payments.transfers_api import MAX_WAIT_S
 from payflow_gateway.settings import GatewaySettings
+from payflow_gateway.transfers import MAX_WAIT_S
 from payflow_orchestrator.domain.saga_machine import FailureCode, PublicStatus, SagaKind, SagaState
 from payflow_service import problems as service_problems
 from payflow_webhooks.settings import DEFAULT_RETRY_SCHEDULE
@@ -36,26 +36,29 @@ ROUTE_HEADING = re.compile(r"^#{2,4} (GET|POST|PUT|PATCH|DELETE) (/\S*)\s*$", re
 ROUTE_MENTION = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[A-Za-z0-9_./{}-]*)")
 CODE_ROW = re.compile(r"^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|", re.MULTILINE)
 
-# `ProblemError(404, "wallet_not_found", ...)`, a subclass's `super().__init__(503, "...")`, and
-# the shared handlers' `problem_response(422, "validation_error", ...)`.
+# `ProblemError(404, "wallet_not_found", ...)`, a subclass's `super().__init__(503, "...")`, the
+# shared handlers' `problem_response(422, "validation_error", ...)`, and the entries of a
+# service's problem catalogue, `Problem(404, "wallet_not_found", ...)`.
 LITERAL_PROBLEM = re.compile(
-    r"(?:ProblemError|__init__|problem_response)\(\s*(\d{3}),\s*\"([a-z_]+)\""
+    r"(?:ProblemError|Problem|__init__|problem_response)\(\s*(\d{3}),\s*\"([a-z_]+)\""
 )
 PROBLEM_CALL = re.compile(r"(?<!class )\bProblemError\(")
 # Idempotency-Key problems are raised as `ProblemError(400, problem.code, ...)`.
 KEY_PROBLEM = re.compile(r"KeyProblem\(\s*\"([a-z_]+)\"")
 # Payment-link refusals carry their status and code: `LinkRefused(410, "payment_link_expired", ...)`.
 LINK_REFUSAL = re.compile(r"LinkRefused\(\s*(\d{3}),\s*\"([a-z_]+)\"")
-IDEMPOTENT_PY = "apps/gateway/src/payflow_gateway/payments/idempotent.py"
+IDEMPOTENT_PY = "apps/gateway/src/payflow_gateway/idempotency.py"
 DYNAMIC_CODE_SITES = {
     # The code comes from a KeyProblem (collected above, always 400).
     IDEMPOTENT_PY,
     # A service's refusal passed on with the code that service sent (collected from its source).
-    "apps/gateway/src/payflow_gateway/internal_http.py",
+    "apps/gateway/src/payflow_gateway/adapters/http.py",
     # An id of the wrong shape answers its resource's 404 (collected from PATH_IDS).
     "apps/gateway/src/payflow_gateway/ids.py",
     # A payment-link refusal passed on with its status and code (`LINK_REFUSAL`, collected).
     "apps/orchestrator/src/payflow_orchestrator/links_api.py",
+    # A catalogue entry's `Problem.error()`: the codes are the catalogues' (collected above).
+    "libs/service/src/payflow_service/problems.py",
 }
 NOT_IN_SCHEMA = {
     # The payment link's hosted page, its script, style and QR codes: not JSON API routes.
@@ -195,7 +198,7 @@ def test_every_problem_code_is_in_the_error_tables_with_its_status(api_md: str) 
         ("transfer status", [s.value for s in PublicStatus]),
         ("transfer kind", [k.value for k in SagaKind]),
         ("failure code", [f.value for f in FailureCode]),
-        ("webhook event type", list(TRANSFER_EVENT_TYPES)),
+        ("webhook event type", list(get_args(TransferEventType))),
     ],
 )
 def test_every_value_clients_see_is_documented(what: str, values: list[str], api_md: str) -> None:
