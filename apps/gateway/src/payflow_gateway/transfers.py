@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from payflow_contracts.transfers import TransferPublic
@@ -19,6 +20,29 @@ INTERNAL_FIELDS: set[str] = {"owner_ids", "initiator_id"}
 def public_body(transfer: TransferPublic) -> dict[str, Any]:
     """The transfer resource as JSON: the orchestrator's view less whom it concerns."""
     return transfer.model_dump(mode="json", exclude=INTERNAL_FIELDS)
+
+
+def transfer_filters(
+    owner_id: str,
+    *,
+    status: str | None,
+    wallet_id: str | None,
+    payment_link_id: str | None,
+    created_gte: datetime | None,
+    created_lte: datetime | None,
+) -> dict[str, Any]:
+    """The orchestrator's list query for a caller's transfers, with the filters that are set."""
+    params: dict[str, Any] = {"owner_id": owner_id}
+    for name, value in (
+        ("status", status),
+        ("wallet_id", wallet_id),
+        ("payment_link_id", payment_link_id),
+        ("created_gte", created_gte.isoformat() if created_gte else None),
+        ("created_lte", created_lte.isoformat() if created_lte else None),
+    ):
+        if value is not None:
+            params[name] = value
+    return params
 
 
 def wait_seconds(prefer: str) -> float:

@@ -167,6 +167,13 @@ def plain_keys(metadata: dict[str, str]) -> dict[str, str]:
     return metadata
 
 
+def metadata_rules(metadata: dict[str, str]) -> dict[str, str]:
+    """At most 20 keys, each a plain field name (`plain_keys`)."""
+    if len(metadata) > 20:
+        raise ValueError("metadata holds at most 20 keys")
+    return plain_keys(metadata)
+
+
 class TransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -180,9 +187,7 @@ class TransferCreate(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _at_most_20_plain_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 20:
-            raise ValueError("metadata holds at most 20 keys")
-        return plain_keys(value)
+        return metadata_rules(value)
 
 
 class RefundCreate(BaseModel):
@@ -289,9 +294,7 @@ class PaymentLinkCreate(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _at_most_20_plain_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 20:
-            raise ValueError("metadata holds at most 20 keys")
-        return plain_keys(value)
+        return metadata_rules(value)
 
 
 class PaymentLinkPay(BaseModel):

@@ -13,6 +13,7 @@ from payflow_gateway.deps import CurrentUser, Ledger, Services, Wallets
 from payflow_gateway.domain.errors import WalletNotFound
 from payflow_gateway.problems import problem_responses
 from payflow_gateway.statements import statement_chunks, transfer_chunks
+from payflow_gateway.transfers import transfer_filters
 from payflow_service import ProblemError
 
 router = APIRouter(prefix="/v1", tags=["statements"])
@@ -75,16 +76,14 @@ async def export_transfers(
     created_gte: AwareDatetime | None = None,
     created_lte: AwareDatetime | None = None,
 ) -> StreamingResponse:
-    params: dict[str, Any] = {"owner_id": user.id}
-    for name, value in (
-        ("status", status),
-        ("wallet_id", wallet_id),
-        ("payment_link_id", payment_link_id),
-        ("created_gte", created_gte.isoformat() if created_gte else None),
-        ("created_lte", created_lte.isoformat() if created_lte else None),
-    ):
-        if value is not None:
-            params[name] = value
+    params = transfer_filters(
+        user.id,
+        status=status,
+        wallet_id=wallet_id,
+        payment_link_id=payment_link_id,
+        created_gte=created_gte,
+        created_lte=created_lte,
+    )
     return StreamingResponse(
         transfer_chunks(services, params),
         media_type=CSV,

@@ -42,6 +42,7 @@ from payflow_gateway.transfers import (
     answer,
     await_terminal,
     public_body,
+    transfer_filters,
     wait_seconds,
 )
 
@@ -67,6 +68,14 @@ TERMINAL_ANSWER: dict[str, Any] = {
     "description": "The transfer, terminal, when `Prefer: wait=N` was sent and it finished in time",
 }
 
+MONEY_MOVING: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": TransferPublic,
+    "responses": {200: TERMINAL_ANSWER, **problem_responses(400, 401, 404, 409, 422)},
+    "openapi_extra": MONEY_ROUTE,
+}
+"""The route arguments of the transfers, top-ups and refunds: 202 (200 with `Prefer: wait`)."""
+
 
 def transfer_response(transfer: TransferPublic) -> Response:
     """The transfer resource, serialized straight from the typed view."""
@@ -84,10 +93,7 @@ async def owned_transfer(services: PaymentServices, transfer_id: str, user_id: s
 
 @router.post(
     "/transfers",
-    status_code=202,
-    response_model=TransferPublic,
-    responses={200: TERMINAL_ANSWER, **problem_responses(400, 401, 404, 409, 422)},
-    openapi_extra=MONEY_ROUTE,
+    **MONEY_MOVING,
     summary="Move money between wallets (saga); requires an Idempotency-Key header",
 )
 async def create_transfer(
@@ -137,10 +143,7 @@ async def create_transfer(
 
 @router.post(
     "/wallets/{wallet_id}/top-ups",
-    status_code=202,
-    response_model=TransferPublic,
-    responses={200: TERMINAL_ANSWER, **problem_responses(400, 401, 404, 409, 422)},
-    openapi_extra=MONEY_ROUTE,
+    **MONEY_MOVING,
     tags=["wallets"],
     summary="Sandbox funding from the system funding account (not in production)",
 )
@@ -186,10 +189,7 @@ async def create_top_up(
 
 @router.post(
     "/transfers/{transfer_id}/refund",
-    status_code=202,
-    response_model=TransferPublic,
-    responses={200: TERMINAL_ANSWER, **problem_responses(400, 401, 404, 409, 422)},
-    openapi_extra=MONEY_ROUTE,
+    **MONEY_MOVING,
     summary="Return part or all of a completed transfer to its sender (by its recipient); a saga",
 )
 async def refund_transfer(
@@ -260,17 +260,17 @@ async def list_transfers(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
-    params: dict[str, Any] = {"owner_id": user.id, "limit": limit}
-    for name, value in (
-        ("status", status),
-        ("wallet_id", wallet_id),
-        ("payment_link_id", payment_link_id),
-        ("created_gte", created_gte.isoformat() if created_gte else None),
-        ("created_lte", created_lte.isoformat() if created_lte else None),
-        ("cursor", cursor),
-    ):
-        if value is not None:
-            params[name] = value
+    params = transfer_filters(
+        user.id,
+        status=status,
+        wallet_id=wallet_id,
+        payment_link_id=payment_link_id,
+        created_gte=created_gte,
+        created_lte=created_lte,
+    )
+    params["limit"] = limit
+    if cursor is not None:
+        params["cursor"] = cursor
     page = await services.transfers(params)
     return transfer_list_response(page.items, page.next_cursor)
 
