@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
-from payflow_gateway.domain.errors import KeyProblem
+from payflow_gateway.domain.errors import IdempotencyKeyReused, KeyProblem
 from payflow_gateway.domain.idempotency import (
     Claimed,
     InProgress,
@@ -66,11 +66,7 @@ async def run_idempotently(
         KEY_TTL,
     )
     if isinstance(claim, Mismatch):
-        raise ProblemError(
-            422,
-            "idempotency_key_reused",
-            "This Idempotency-Key was already used with a different request body.",
-        )
+        raise IdempotencyKeyReused(rid)
     if isinstance(claim, InProgress):
         raise ProblemError(
             409,

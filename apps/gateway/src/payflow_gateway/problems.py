@@ -28,6 +28,7 @@ from payflow_gateway.domain.errors import (
     FaultRuleNotFound,
     Forbidden,
     GatewayError,
+    IdempotencyKeyReused,
     InvalidCredentials,
     InvalidToken,
     KeyProblem,
@@ -62,6 +63,11 @@ PROBLEMS: dict[type[Exception], Problem] = {
     PaymentLinkNotFound: Problem(404, "payment_link_not_found", "No such payment link."),
     FaultRuleNotFound: Problem(404, "fault_rule_not_found", "No such fault rule."),
     SandboxOnly: Problem(404, "not_found", "Not found."),
+    IdempotencyKeyReused: Problem(
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key was already used with a different request body.",
+    ),
     SameWallet: Problem(422, "same_wallet", "The source and destination wallets are the same."),
     LinkPaidFromItsWallet: Problem(
         422, "same_wallet", "A link cannot be paid from its own wallet."

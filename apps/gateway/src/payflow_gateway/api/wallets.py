@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from payflow_gateway.api.checks import check_currency
 from payflow_gateway.api.schemas import (
     LedgerEntryList,
     LedgerEntryPublic,
@@ -20,7 +21,6 @@ from payflow_gateway.domain.users import User
 from payflow_gateway.domain.wallets import Wallet
 from payflow_gateway.ports import WalletDirectory
 from payflow_gateway.problems import problem_responses
-from payflow_service import ProblemError
 
 router = APIRouter(prefix="/v1/wallets", tags=["wallets"])
 
@@ -57,16 +57,7 @@ async def list_wallets(
 async def open_wallet(
     body: WalletCreate, user: CurrentUser, wallets: Wallets, settings: Settings
 ) -> WalletPublic:
-    supported = settings.currency_list
-    if body.currency not in supported:
-        raise ProblemError(
-            422,
-            "validation_error",
-            "The request is not valid.",
-            errors=[
-                {"loc": "body.currency", "msg": f"currency must be one of {', '.join(supported)}"}
-            ],
-        )
+    check_currency(body.currency, settings)
     wallet = await wallets.open_wallet(user.id, body.currency)
     return WalletPublic.model_validate(wallet)
 

@@ -97,6 +97,10 @@ class KeyProblem(GatewayError):
         self.detail = detail
 
 
+class IdempotencyKeyReused(GatewayError):
+    """The Idempotency-Key was already used with another request body."""
+
+
 # ---------------------------------------------------------------- resources
 
 
