@@ -15,12 +15,12 @@ import pytest
 from fastapi import FastAPI
 
 from payflow_contracts.events import TransferEventType
+from payflow_gateway.domain.idempotency import MAX_KEY_LENGTH
+from payflow_gateway.idempotency import KEY_TTL
 from payflow_gateway.ids import PATH_IDS
 from payflow_gateway.main import create_app
-from payflow_gateway.payments.idempotency_keys import MAX_KEY_LENGTH
-from payflow_gateway.payments.idempotent import KEY_TTL
-from payflow_gateway.payments.transfers_api import MAX_WAIT_S
 from payflow_gateway.settings import GatewaySettings
+from payflow_gateway.transfers import MAX_WAIT_S
 from payflow_orchestrator.domain.saga_machine import FailureCode, PublicStatus, SagaKind, SagaState
 from payflow_service import problems as service_problems
 from payflow_webhooks.settings import DEFAULT_RETRY_SCHEDULE
@@ -47,12 +47,12 @@ PROBLEM_CALL = re.compile(r"(?<!class )\bProblemError\(")
 KEY_PROBLEM = re.compile(r"KeyProblem\(\s*\"([a-z_]+)\"")
 # Payment-link refusals carry their status and code: `LinkRefused(410, "payment_link_expired", ...)`.
 LINK_REFUSAL = re.compile(r"LinkRefused\(\s*(\d{3}),\s*\"([a-z_]+)\"")
-IDEMPOTENT_PY = "apps/gateway/src/payflow_gateway/payments/idempotent.py"
+IDEMPOTENT_PY = "apps/gateway/src/payflow_gateway/idempotency.py"
 DYNAMIC_CODE_SITES = {
     # The code comes from a KeyProblem (collected above, always 400).
     IDEMPOTENT_PY,
     # A service's refusal passed on with the code that service sent (collected from its source).
-    "apps/gateway/src/payflow_gateway/internal_http.py",
+    "apps/gateway/src/payflow_gateway/adapters/http.py",
     # An id of the wrong shape answers its resource's 404 (collected from PATH_IDS).
     "apps/gateway/src/payflow_gateway/ids.py",
     # A payment-link refusal passed on with its status and code (`LINK_REFUSAL`, collected).

@@ -1,28 +1,21 @@
-"""Composition root of the gateway service: the one place that wires its adapters.
-
-The public API is a list of modules; a new slice of it is one more line in `gateway_modules`.
-"""
+"""The gateway's app: the public API's routers, its composition root, and the middlewares of
+the public edge (rate limits, body cap, security headers)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.middleware import Middleware
 
-from payflow_gateway.auth.composition import auth_module
+from payflow_gateway.adapters.mongo import DOCUMENTS
+from payflow_gateway.api import ROUTERS
 from payflow_gateway.body_limit import BodyLimitMiddleware
+from payflow_gateway.bootstrap import compose
 from payflow_gateway.ids import check_path_ids
-from payflow_gateway.links.composition import links_module
-from payflow_gateway.metrics_port import metrics_module, without_public_metrics
-from payflow_gateway.modules import GatewayModule, compose_modules
-from payflow_gateway.payments.composition import payments_module
-from payflow_gateway.problems import document_problems
+from payflow_gateway.metrics_port import without_public_metrics
+from payflow_gateway.problems import DOCS, PROBLEMS, install_auth_failures
 from payflow_gateway.security_headers import SecurityHeadersMiddleware
 from payflow_gateway.settings import GatewaySettings
-from payflow_gateway.statements.composition import statements_module
-from payflow_gateway.throttling.composition import throttling_module
-from payflow_gateway.throttling.middleware import RateLimitMiddleware
-from payflow_gateway.wallets.composition import wallets_module
-from payflow_gateway.webhooks.composition import webhooks_module
+from payflow_gateway.throttling import RateLimitMiddleware
 from payflow_service import create_service_app
 
 DESCRIPTION = (
@@ -32,34 +25,21 @@ DESCRIPTION = (
 )
 
 
-def gateway_modules() -> list[GatewayModule]:
-    """In wiring order: a module's `compose` may use the components of those before it."""
-    return [
-        wallets_module(),
-        auth_module(),
-        statements_module(),  # before payments: /v1/transfers/export.csv before /{transfer_id}
-        payments_module(),
-        links_module(),
-        webhooks_module(),
-        metrics_module(),
-        throttling_module(),
-    ]
-
-
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    modules = gateway_modules()
     app = create_service_app(
         service="gateway",
         settings=settings,
-        document_models=[doc for module in modules for doc in module.documents],
-        routers=[with_checked_ids(router) for module in modules for router in module.routers],
-        compose=compose_modules(modules),
+        document_models=DOCUMENTS,
+        routers=[with_checked_ids(router) for router in ROUTERS],
+        compose=compose,
         title="PayFlow API",
         description=DESCRIPTION,
         public=True,
+        problems=PROBLEMS,
     )
-    document_problems(app)
+    install_auth_failures(app)
+    DOCS.install(app)
     # Inside the request context, so that a 429 or a 413 carries the request id and is logged;
     # a request over its rate limit is refused before its body is read.
     app.user_middleware.extend(

@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY, start_http_server
 from starlette.routing import BaseRoute
 
-from payflow_gateway.modules import GatewayModule
 from payflow_gateway.settings import GatewaySettings
 from payflow_service import ServiceRuntime
 
@@ -52,7 +51,3 @@ async def serve_metrics_port(runtime: ServiceRuntime) -> AsyncIterator[None]:
         await asyncio.to_thread(server.shutdown)
         server.server_close()
         thread.join(timeout=5)
-
-
-def metrics_module() -> GatewayModule:
-    return GatewayModule(routers=[], compose=serve_metrics_port)

@@ -10,12 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from payflow_gateway.adapters.http import HttpWalletDirectory
+from payflow_gateway.adapters.memory import InMemoryWalletDirectory
 from payflow_gateway.domain.wallets import WalletStatus
-from payflow_gateway.wallets.directory import (
-    HttpWalletDirectory,
-    InMemoryWalletDirectory,
-    WalletDirectory,
-)
+from payflow_gateway.ports import WalletDirectory
 
 pytestmark = pytest.mark.e2e
 

@@ -9,32 +9,26 @@ from typing import Any
 import pytest
 from beanie import init_beanie
 
-from payflow_gateway.auth.api_key_store import (
-    ApiKey,
-    ApiKeyCollision,
-    ApiKeyDocument,
-    ApiKeyStore,
+from payflow_gateway.adapters.memory import (
     InMemoryApiKeyStore,
-    MongoApiKeyStore,
-)
-from payflow_gateway.auth.refresh_tokens import (
     InMemoryRefreshTokenStore,
-    IssuedRefreshToken,
-    MongoRefreshTokenStore,
-    RefreshTokenDocument,
-    RefreshTokenStore,
-    RevokedFamilyDocument,
-)
-from payflow_gateway.auth.remembered_users import RememberedUserStore
-from payflow_gateway.auth.users import (
-    EmailTaken,
     InMemoryUserStore,
-    MongoUserStore,
-    UserDocument,
-    UserStore,
 )
-from payflow_gateway.domain.sessions import FamilyRevocation, RefreshStatus
+from payflow_gateway.adapters.mongo import (
+    ApiKeyDocument,
+    MongoApiKeyStore,
+    MongoRefreshTokenStore,
+    MongoUserStore,
+    RefreshTokenDocument,
+    RevokedFamilyDocument,
+    UserDocument,
+)
+from payflow_gateway.adapters.redis import RememberedUserStore
+from payflow_gateway.domain.api_keys import ApiKey
+from payflow_gateway.domain.errors import ApiKeyCollision, EmailTaken
+from payflow_gateway.domain.sessions import FamilyRevocation, IssuedRefreshToken, RefreshStatus
 from payflow_gateway.domain.users import Role, User
+from payflow_gateway.ports import ApiKeyStore, RefreshTokenStore, UserStore
 from payflow_service.quotas import QuotaExceeded
 
 pytestmark = pytest.mark.integration

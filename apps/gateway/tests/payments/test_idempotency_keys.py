@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from payflow_gateway.payments.idempotency_keys import KeyProblem, check_key, fingerprint, record_id
+from payflow_gateway.domain.errors import KeyProblem
+from payflow_gateway.domain.idempotency import check_key, fingerprint, record_id
 
 
 def test_a_missing_key_is_its_own_problem() -> None:

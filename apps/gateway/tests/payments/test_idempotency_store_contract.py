@@ -10,17 +10,11 @@ from typing import Any
 import pytest
 from beanie import init_beanie
 
-from payflow_gateway.payments.idempotency_store import (
-    Claimed,
-    IdempotencyRecordDocument,
-    IdempotencyStore,
-    InMemoryIdempotencyStore,
-    InProgress,
-    Mismatch,
-    MongoIdempotencyStore,
-    RedisIdempotencyStore,
-    Replay,
-)
+from payflow_gateway.adapters.memory import InMemoryIdempotencyStore
+from payflow_gateway.adapters.mongo import IdempotencyRecordDocument, MongoIdempotencyStore
+from payflow_gateway.adapters.redis import RedisIdempotencyStore
+from payflow_gateway.domain.idempotency import Claimed, InProgress, Mismatch, Replay
+from payflow_gateway.ports import IdempotencyStore
 
 LOCK = timedelta(seconds=30)
 TTL = timedelta(hours=24)

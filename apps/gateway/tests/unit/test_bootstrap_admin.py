@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from payflow_gateway.auth.accounts import Accounts, BootstrapAdminRefused
+from payflow_contracts.clock import utc_now
+from payflow_gateway.adapters.memory import InMemoryUserStore, InMemoryWalletDirectory
+from payflow_gateway.auth.accounts import Accounts
 from payflow_gateway.auth.passwords import PasswordHasher
-from payflow_gateway.auth.users import EmailTaken, InMemoryUserStore
-from payflow_gateway.domain.clock import utc_now
+from payflow_gateway.domain.errors import BootstrapAdminRefused, EmailTaken
 from payflow_gateway.domain.users import Role, User
-from payflow_gateway.wallets.directory import InMemoryWalletDirectory
 
 EMAIL = "root@payflow.dev"
 PASSWORD = "bootstrap-password-1"

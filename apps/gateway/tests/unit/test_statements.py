@@ -8,6 +8,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from payflow_contracts.transfers import TRANSFER_EXAMPLE, TransferPublic, TransferView
+from payflow_gateway.domain.pages import Page
 from payflow_gateway.domain.statements import (
     STATEMENT_HEADER,
     TRANSFER_HEADER,
@@ -16,9 +18,8 @@ from payflow_gateway.domain.statements import (
     text_cell,
     transfer_row,
 )
-from payflow_gateway.domain.wallets import LedgerEntry
-from payflow_gateway.statements.api import statement_chunks, transfer_chunks
-from payflow_gateway.wallets.ledger import StatementPage
+from payflow_gateway.domain.wallets import LedgerEntry, StatementPage
+from payflow_gateway.statements import statement_chunks, transfer_chunks
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # pure functions and twins: no clock involved
 
@@ -85,7 +86,7 @@ def test_a_transfer_row_has_every_column_of_the_header() -> None:
         "refunded_amount": 0,
         "payment_link_id": "pl_1",
     }
-    row = transfer_row(transfer)
+    row = transfer_row(TransferPublic.model_validate({**TRANSFER_EXAMPLE, **transfer}))
     assert len(row) == len(TRANSFER_HEADER)
     assert dict(zip(TRANSFER_HEADER, row, strict=True))["description"] == "'=cmd"
 
@@ -172,27 +173,28 @@ async def test_a_window_opens_with_the_balance_before_it() -> None:
 class PagedTransfers:
     def __init__(self, count: int) -> None:
         self.items = [
-            {
-                "id": f"tr_{i}",
-                "kind": "transfer",
-                "status": "completed",
-                "state": "completed",
-                "amount": i + 1,
-                "currency": "USD",
-                "destination_wallet_id": "wal_b",
-            }
+            TransferView.model_validate(
+                {
+                    **TRANSFER_EXAMPLE,
+                    "id": f"tr_{i}",
+                    "kind": "transfer",
+                    "status": "completed",
+                    "state": "completed",
+                    "amount": i + 1,
+                    "net_amount": i + 1,
+                    "currency": "USD",
+                    "destination_wallet_id": "wal_b",
+                }
+            )
             for i in range(count)
         ]
         self.queries: list[dict[str, Any]] = []
 
-    async def transfers(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def transfers(self, params: dict[str, Any]) -> Page[TransferView]:
         self.queries.append(params)
         start = int(params.get("cursor", 0))
         end = start + params["limit"]
-        return {
-            "data": self.items[start:end],
-            "next_cursor": str(end) if end < len(self.items) else None,
-        }
+        return Page(self.items[start:end], str(end) if end < len(self.items) else None)
 
 
 async def test_the_transfer_export_follows_every_page_with_the_filters() -> None:

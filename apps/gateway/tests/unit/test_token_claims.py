@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import jwt
 import pytest
 
-from payflow_gateway.auth.tokens import TokenCodec, TokenRejected
+from payflow_gateway.auth.tokens import TokenCodec
+from payflow_gateway.domain.errors import TokenRejected
 from payflow_gateway.domain.tokens import (
     ClaimsRejected,
     TokenType,

@@ -1,1 +1,1 @@
-"""Authentication at the gateway: users, JWT sessions, API keys, roles. Wiring: `auth.composition`."""
+"""Authentication at the gateway: users, JWT sessions, API keys, roles. Wired in `bootstrap.py`."""

@@ -6,19 +6,14 @@ import logging
 from dataclasses import replace
 
 from payflow_contracts import new_id
+from payflow_contracts.clock import utc_now
 from payflow_gateway.auth.passwords import PasswordHasher
-from payflow_gateway.auth.users import EmailTaken, UserStore
-from payflow_gateway.domain.clock import utc_now
+from payflow_gateway.domain.errors import BootstrapAdminRefused, EmailTaken
 from payflow_gateway.domain.users import Role, User
 from payflow_gateway.domain.wallets import Wallet
-from payflow_gateway.wallets.directory import WalletDirectory
-from payflow_service import ProblemError
+from payflow_gateway.ports import UserStore, WalletDirectory
 
 logger = logging.getLogger(__name__)
-
-
-class BootstrapAdminRefused(Exception):
-    """The bootstrap admin's email belongs to an account that is not an administrator."""
 
 
 class Accounts:
@@ -45,12 +40,7 @@ class Accounts:
             created_at=utc_now(),
         )
         password_hash = await self._hasher.hash(password)
-        try:
-            await self._users.add(user, password_hash)
-        except EmailTaken:
-            raise ProblemError(
-                409, "email_taken", "An account with this email already exists."
-            ) from None
+        await self._users.add(user, password_hash)  # EmailTaken: 409 `email_taken`
         try:
             wallet = await self._wallets.open_wallet(user.id, self._default_currency)
         except Exception:

@@ -6,10 +6,11 @@ import logging
 import secrets
 
 from payflow_contracts import new_id
-from payflow_gateway.auth.api_key_store import ApiKey, ApiKeyStore
-from payflow_gateway.domain.api_keys import RANDOM_BYTES, mint_api_key
-from payflow_gateway.domain.clock import utc_now
+from payflow_contracts.clock import utc_now
+from payflow_gateway.domain.api_keys import RANDOM_BYTES, ApiKey, mint_api_key
+from payflow_gateway.domain.errors import ApiKeyNotFound
 from payflow_gateway.domain.pages import Page
+from payflow_gateway.ports import ApiKeyStore
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ class ApiKeys:
         more = len(found) > limit
         return Page(found[:limit], found[limit - 1].id if more else None)
 
-    async def revoke(self, user_id: str, key_id: str) -> bool:
-        revoked = await self._store.revoke(user_id, key_id)
-        if revoked:
-            logger.info("API key revoked", extra={"user_id": user_id, "api_key_id": key_id})
-        return revoked
+    async def revoke(self, user_id: str, key_id: str) -> None:
+        """Raises `ApiKeyNotFound` unless an active key of the user was revoked."""
+        if not await self._store.revoke(user_id, key_id):
+            raise ApiKeyNotFound(key_id)
+        logger.info("API key revoked", extra={"user_id": user_id, "api_key_id": key_id})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from payflow_gateway.auth import errors
-from payflow_gateway.auth.api_key_store import ApiKeyStore
-from payflow_gateway.auth.tokens import TokenCodec, TokenRejected
-from payflow_gateway.auth.users import UserStore
+from payflow_gateway.auth.tokens import TokenCodec
 from payflow_gateway.domain.api_keys import digest_of, is_accepted_here, looks_like_api_key
+from payflow_gateway.domain.errors import InvalidToken, TokenRejected
 from payflow_gateway.domain.tokens import TokenType
 from payflow_gateway.domain.users import User
+from payflow_gateway.ports import ApiKeyStore, UserStore
 
 
 class BearerAuthenticator:
@@ -27,18 +26,18 @@ class BearerAuthenticator:
             try:
                 user_id = self._codec.decode(credential, TokenType.ACCESS).subject
             except TokenRejected as rejected:
-                raise errors.invalid_token(rejected.reason) from None
+                raise InvalidToken(rejected.reason) from None
         # The user is read on every request, so that a removed user or a role change takes
         # effect at once rather than when the access token expires.
         user = await self._users.by_id(user_id)
         if user is None:
-            raise errors.invalid_token("unknown_user")
+            raise InvalidToken("unknown_user")
         return user
 
     async def _api_key_owner(self, secret: str) -> str:
         if not is_accepted_here(secret, self._live):
-            raise errors.invalid_token("wrong_environment_api_key")
+            raise InvalidToken("wrong_environment_api_key")
         owner = await self._api_keys.owner_of(digest_of(secret))
         if owner is None:
-            raise errors.invalid_token("unknown_api_key")
+            raise InvalidToken("unknown_api_key")
         return owner

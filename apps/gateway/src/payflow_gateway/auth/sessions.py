@@ -8,17 +8,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from payflow_contracts import new_id
-from payflow_gateway.auth import errors
 from payflow_gateway.auth.passwords import PasswordHasher
-from payflow_gateway.auth.refresh_tokens import IssuedRefreshToken, RefreshTokenStore
-from payflow_gateway.auth.tokens import TokenCodec, TokenRejected
-from payflow_gateway.auth.users import UserStore
+from payflow_gateway.auth.tokens import TokenCodec
+from payflow_gateway.domain.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    TokenRejected,
+    TokenReused,
+)
 from payflow_gateway.domain.sessions import (
     FamilyRevocation,
+    IssuedRefreshToken,
     RefreshVerdict,
     judge_refresh,
 )
 from payflow_gateway.domain.tokens import TokenType, access_claims, refresh_claims
+from payflow_gateway.ports import RefreshTokenStore, UserStore
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ class Sessions:
             password, credentials.password_hash if credentials else None
         )
         if credentials is None or not matches:
-            raise errors.invalid_credentials()
+            raise InvalidCredentials()
         logger.info("user logged in", extra={"user_id": credentials.user.id})
         return await self._issue_pair(credentials.user.id, family_id=None)
 
@@ -65,7 +70,7 @@ class Sessions:
         try:
             claims = self._codec.decode(refresh_token, TokenType.REFRESH)
         except TokenRejected as rejected:
-            raise errors.invalid_token(rejected.reason) from None
+            raise InvalidToken(rejected.reason) from None
         assert claims.family_id is not None  # read_claims guarantees it for refresh tokens
         family = await self._refresh_tokens.family_revocation(claims.family_id)
         spent_now, status_after = False, None
@@ -83,15 +88,15 @@ class Sessions:
                     now,
                     now + self._refresh_ttl + REVOCATION_MARGIN,
                 )
-            raise errors.token_reused()
+            raise TokenReused()
         if verdict is RefreshVerdict.INVALID:
-            raise errors.invalid_token("refresh_token_invalid")
+            raise InvalidToken("refresh_token_invalid")
         if await self._users.by_id(claims.subject) is None:
-            raise errors.invalid_token("unknown_user")
+            raise InvalidToken("unknown_user")
         pair = await self._issue_pair(claims.subject, family_id=claims.family_id)
         # A reuse detected while we rotated revoked the family: the new pair is dead already.
         if await self._refresh_tokens.family_revocation(claims.family_id) is not None:
-            raise errors.token_reused()
+            raise TokenReused()
         return pair
 
     async def log_out(self, refresh_token: str) -> None:

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import jwt
 
-from payflow_gateway.domain.tokens import ClaimsRejected, TokenClaims, TokenType, read_claims
+from payflow_gateway.domain.errors import ClaimsRejected, TokenRejected
+from payflow_gateway.domain.tokens import TokenClaims, TokenType, read_claims
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "typ", "jti", "iat", "exp"]
-
-
-class TokenRejected(Exception):
-    """The token is not a valid token of the expected kind; `reason` labels the metric."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class TokenCodec:

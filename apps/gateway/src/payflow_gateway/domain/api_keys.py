@@ -10,12 +10,30 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
 LIVE_PREFIX = "pf_live_"
 TEST_PREFIX = "pf_test_"
 RANDOM_BYTES = 32
 # Characters of the random part kept for display: enough to tell keys apart, useless to guess.
 DISPLAY_CHARS = 6
+
+
+class ApiKeyStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key, without its secret (only the digest and a display prefix are kept)."""
+
+    id: str
+    user_id: str
+    name: str
+    display_prefix: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)

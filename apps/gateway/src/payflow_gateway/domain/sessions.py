@@ -6,6 +6,8 @@ A spent token that comes back means it was copied, so its whole family is revoke
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -40,3 +42,12 @@ def judge_refresh(
     if status_after is RefreshStatus.SPENT:
         return RefreshVerdict.REUSED
     return RefreshVerdict.INVALID
+
+
+@dataclass(frozen=True)
+class IssuedRefreshToken:
+    token_id: str
+    family_id: str
+    user_id: str
+    issued_at: datetime
+    expires_at: datetime

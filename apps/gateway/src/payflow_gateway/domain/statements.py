@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from payflow_contracts.transfers import TransferPublic
 from payflow_gateway.domain.wallets import LedgerEntry
 
 STATEMENT_HEADER = (
@@ -88,23 +89,23 @@ def statement_rows(
     return rows, balance
 
 
-def transfer_row(transfer: dict[str, Any]) -> tuple[Any, ...]:
+def transfer_row(transfer: TransferPublic) -> tuple[Any, ...]:
     return (
-        transfer["id"],
-        _iso(transfer.get("created_at")),
-        _iso(transfer.get("completed_at")),
-        transfer["kind"],
-        transfer["status"],
-        transfer["state"],
-        transfer["amount"],
-        transfer.get("fee", 0),
-        transfer.get("net_amount", transfer["amount"]),
-        transfer["currency"],
-        transfer.get("source_wallet_id") or "",
-        transfer["destination_wallet_id"],
-        text_cell(transfer.get("description")),
-        transfer.get("failure_code") or "",
-        transfer.get("refund_of") or "",
-        transfer.get("refunded_amount", 0),
-        transfer.get("payment_link_id") or "",
+        transfer.id,
+        _iso(transfer.created_at),
+        _iso(transfer.completed_at),
+        transfer.kind,
+        transfer.status,
+        transfer.state,
+        transfer.amount,
+        transfer.fee,
+        transfer.net_amount,
+        transfer.currency,
+        transfer.source_wallet_id or "",
+        transfer.destination_wallet_id,
+        text_cell(transfer.description),
+        transfer.failure_code or "",
+        transfer.refund_of or "",
+        transfer.refunded_amount,
+        transfer.payment_link_id or "",
     )

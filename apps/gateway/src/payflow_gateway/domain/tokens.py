@@ -13,18 +13,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from payflow_gateway.domain.errors import ClaimsRejected
+
 
 class TokenType(StrEnum):
     ACCESS = "access"
     REFRESH = "refresh"
-
-
-class ClaimsRejected(ValueError):
-    """A signed token whose claims are not those of the expected kind of token."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -29,3 +29,11 @@ class User:
 def email_key(email: str) -> str:
     """The form under which emails are unique: `Alice@Example.com` and `alice@example.com` collide."""
     return email.strip().casefold()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user with the hash its password is checked against (never answered)."""
+
+    user: User
+    password_hash: str

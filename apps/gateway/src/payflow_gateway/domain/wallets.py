@@ -53,3 +53,12 @@ class LedgerEntry:
     currency: str
     kind: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    opening_balance: int | None
+    """The balance just before the statement's start (first page only)."""
+    entries: list[LedgerEntry]
+    """Oldest first."""
+    next_cursor: str | None

@@ -1,3 +1,3 @@
-"""Payment links at the gateway: the merchant's routes (create, list, get, deactivate, payments),
-the payer's route (pay), and the public pages a link's URL leads to (the hosted pay page and its
-QR codes). Links and their payments live in the orchestrator; wiring: `links.composition`."""
+"""What a payment link's URL shows outside the JSON API: the hosted pay page (rendered here, with
+its script and style sheet in `static/`) and the link's QR codes. Routes: `api/links.py` (the
+JSON API) and `api/pages.py` (these pages)."""

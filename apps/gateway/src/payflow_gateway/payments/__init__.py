@@ -1,3 +1,3 @@
-"""Payments at the gateway: transfers, top-ups, the live transfer stream, sandbox faults and
-reconciliation. Sagas run in the orchestrator; the gateway authenticates, pre-checks, and makes
-each `Idempotency-Key` produce exactly one transfer. Wiring: `payments.composition`."""
+"""Kept only for `libs/client/tests/test_model_drift.py`, which reads the reconciliation route's
+source through `payflow_gateway.payments.operations_api`; the routes live in `payflow_gateway.api`.
+Remove this package once that test imports `payflow_gateway.api.admin`."""

@@ -1,1 +1,0 @@
-"""Wallet routes of the public API, served from the wallet and ledger services' internal APIs."""

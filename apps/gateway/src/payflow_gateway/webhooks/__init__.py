@@ -1,1 +1,0 @@
-"""Public webhook routes: endpoints, deliveries and events, served by the webhooks service."""
