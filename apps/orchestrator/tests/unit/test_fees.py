@@ -57,7 +57,7 @@ def test_a_plan_charges_per_currency_and_nothing_elsewhere() -> None:
 
 @pytest.mark.parametrize("terms", [{"basis_points": -1}, {"basis_points": 10_001}, {"fixed": -1}])
 def test_fee_terms_are_refused_outside_their_range(terms: dict[str, int]) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValueError, match="fee terms"):
         FeeTerms(**terms)
 
 
