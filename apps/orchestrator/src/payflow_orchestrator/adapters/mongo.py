@@ -88,6 +88,12 @@ def millis(moment: datetime) -> int:
 # the fields older documents lack their defaults.
 
 
+_KINDS = {kind.value: kind for kind in SagaKind}
+_STATES = {state.value: state for state in SagaState}
+_FAILURE_CODES = {code.value: code for code in FailureCode}
+"""Enum members by stored value (a dict lookup: reading a saga's history is on the read path)."""
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
@@ -177,7 +183,7 @@ def _transfer_of(data: Mapping[str, Any]) -> Transfer:
     failure_code = data.get("failure_code")
     return Transfer(
         id=data["_id"],
-        kind=SagaKind(data["kind"]),
+        kind=_KINDS[data["kind"]],
         initiator_id=data["initiator_id"],
         idempotency_key=data["idempotency_key"],
         source_wallet_id=data["source_wallet_id"],
@@ -191,17 +197,16 @@ def _transfer_of(data: Mapping[str, Any]) -> Transfer:
         fee=data.get("fee", 0),
         payment_link_id=data.get("payment_link_id"),
         request_fingerprint=data.get("request_fingerprint", ""),
-        state=SagaState(data["state"]),
+        state=_STATES[data["state"]],
         version=data.get("version", 0),
-        failure_code=None if failure_code is None else FailureCode(failure_code),
+        failure_code=None if failure_code is None else _FAILURE_CODES[failure_code],
         failure_message=data.get("failure_message"),
         step_sends=data.get("step_sends", 1),
         step_started_at=_aware_or_none(data.get("step_started_at")),
         step_deadline=_aware_or_none(data.get("step_deadline")),
         compensation_sends=data.get("compensation_sends", 0),
         history=[
-            HistoryEntry(state=SagaState(h["state"]), at=_aware(h["at"]), reason=h["reason"])
-            for h in data["history"]
+            HistoryEntry(_STATES[h["state"]], _aware(h["at"]), h["reason"]) for h in data["history"]
         ],
         created_at=_aware(data["created_at"]),
         updated_at=_aware(data["updated_at"]),

@@ -370,6 +370,8 @@ def apply_timeout(
 
 
 def mark_event_published(transfer: Transfer, key: EventKey) -> Transfer:
+    if transfer.events.get(key) == "published":
+        return transfer  # nothing to change (a saga is immutable: no copy needed)
     return replace(transfer, events={**transfer.events, key: "published"})
 
 
