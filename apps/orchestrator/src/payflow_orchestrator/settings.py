@@ -6,22 +6,23 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from payflow_orchestrator.domain.fees import BASIS_POINTS_PER_UNIT, FeePlan, FeeTerms
+from payflow_orchestrator.domain import fees as domain_fees
 from payflow_orchestrator.domain.transfer import TimingPolicy
 from payflow_settings import BusSettings
 
 
-class FeeTermsSetting(BaseModel):
+class FeeTerms(BaseModel):
     """One currency's fee terms as `PAYFLOW_FEE_PLAN` gives them, validated here (strict
-    integers in range, no other key); `fees()` hands the domain its `FeeTerms`."""
+    integers in range, no other key); `fees()` hands the domain its `domain.fees.FeeTerms`.
+    (Named as the domain's: a bad value is refused with the same message as ever.)"""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    basis_points: int = Field(default=0, ge=0, le=BASIS_POINTS_PER_UNIT)
+    basis_points: int = Field(default=0, ge=0, le=domain_fees.BASIS_POINTS_PER_UNIT)
     fixed: int = Field(default=0, ge=0)
     """Minor units of the plan's currency."""
 
-    def terms(self) -> FeeTerms:
-        return FeeTerms(basis_points=self.basis_points, fixed=self.fixed)
+    def terms(self) -> domain_fees.FeeTerms:
+        return domain_fees.FeeTerms(basis_points=self.basis_points, fixed=self.fixed)
 
 
 class OrchestratorSettings(BusSettings):
@@ -43,11 +44,11 @@ class OrchestratorSettings(BusSettings):
     request that made it to start its saga before the keeper starts the saga itself; also how
     often the keeper looks again at reservations whose saga is still running."""
 
-    fee_plan: dict[str, FeeTermsSetting] = Field(
+    fee_plan: dict[str, FeeTerms] = Field(
         default_factory=lambda: {
-            "USD": FeeTermsSetting(basis_points=290, fixed=30),
-            "EUR": FeeTermsSetting(basis_points=290, fixed=25),
-            "GBP": FeeTermsSetting(basis_points=290, fixed=20),
+            "USD": FeeTerms(basis_points=290, fixed=30),
+            "EUR": FeeTerms(basis_points=290, fixed=25),
+            "GBP": FeeTerms(basis_points=290, fixed=20),
         }
     )
     """The platform's fee on payment-link payments, per currency: basis points of the amount
@@ -55,8 +56,10 @@ class OrchestratorSettings(BusSettings):
     `PAYFLOW_FEE_PLAN='{"USD": {"basis_points": 290, "fixed": 30}}'`; a currency left out pays
     no fee (`{}`: no fees at all)."""
 
-    def fees(self) -> FeePlan:
-        return FeePlan(terms={currency: t.terms() for currency, t in self.fee_plan.items()})
+    def fees(self) -> domain_fees.FeePlan:
+        return domain_fees.FeePlan(
+            terms={currency: t.terms() for currency, t in self.fee_plan.items()}
+        )
 
     def timing_policy(self) -> TimingPolicy:
         return TimingPolicy(
