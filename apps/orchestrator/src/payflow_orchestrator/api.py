@@ -23,12 +23,12 @@ from payflow_orchestrator.domain.errors import (
     RefundRefused,
     TransferNotFound,
 )
-from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.saga_machine import PublicStatus, SagaKind, states_for_status
 from payflow_orchestrator.domain.transfer import internal_view
 from payflow_orchestrator.ports import TransferQuery
 from payflow_orchestrator.schemas import (
     FaultRuleCreate,
+    FaultRuleView,
     LinkCreate,
     LinkDeactivate,
     LinkPayment,
@@ -155,18 +155,19 @@ async def stuck_sagas(transfers: Transfers, settings: Settings, _: InternalCalle
 @router.post("/faults", status_code=201)
 async def add_fault(
     body: FaultRuleCreate, rules: FaultRules, settings: Settings, _: InternalCaller
-) -> FaultRule:
-    rule = FaultRule(id=new_id("flt"), **body.model_dump())
+) -> FaultRuleView:
+    rule = body.rule(new_id("flt"))
     try:
         await rules.add(rule, cap=settings.max_fault_rules_per_user)
     except QuotaExceeded as exceeded:
         raise quota_problem(exceeded, "fault rules", "PAYFLOW_MAX_FAULT_RULES_PER_USER") from None
-    return rule
+    return FaultRuleView.of(rule)
 
 
 @router.get("/faults")
-async def list_faults(owner_id: str, rules: FaultRules, _: InternalCaller) -> Page[FaultRule]:
-    return Page(data=await rules.for_owner(owner_id), next_cursor=None)
+async def list_faults(owner_id: str, rules: FaultRules, _: InternalCaller) -> Page[FaultRuleView]:
+    found = await rules.for_owner(owner_id)
+    return Page(data=[FaultRuleView.of(rule) for rule in found], next_cursor=None)
 
 
 @router.delete("/faults/{rule_id}", status_code=204)

@@ -12,6 +12,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from payflow_contracts.text import FieldName, UnicodeText
+from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.payment_links import LinkStatus, PaymentLink
 from payflow_orchestrator.domain.saga_machine import SagaKind
 
@@ -68,6 +69,38 @@ class FaultRuleCreate(BaseModel):
     mode: Literal["reject", "error", "timeout"]
     rate: float = Field(default=1.0, ge=0, le=1)
     match_metadata: dict[FieldName, UnicodeText] = Field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> FaultRule:
+        return FaultRule(
+            id=rule_id,
+            owner_id=self.owner_id,
+            step=self.step,
+            mode=self.mode,
+            rate=self.rate,
+            match_metadata=dict(self.match_metadata),
+        )
+
+
+class FaultRuleView(BaseModel):
+    """A sandbox fault rule as the orchestrator's API shows it."""
+
+    id: str
+    owner_id: str
+    step: Literal["debit", "ledger", "credit"]
+    mode: Literal["reject", "error", "timeout"]
+    rate: float = Field(default=1.0, ge=0, le=1)
+    match_metadata: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rule: FaultRule) -> FaultRuleView:
+        return cls(
+            id=rule.id,
+            owner_id=rule.owner_id,
+            step=rule.step,
+            mode=rule.mode,
+            rate=rule.rate,
+            match_metadata=dict(rule.match_metadata),
+        )
 
 
 # ---------------------------------------------------------------- payment links

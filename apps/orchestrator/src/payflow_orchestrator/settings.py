@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from payflow_orchestrator.domain.fees import FeePlan, FeeTerms
+from payflow_orchestrator.domain import fees as domain_fees
 from payflow_orchestrator.domain.transfer import TimingPolicy
 from payflow_settings import BusSettings
+
+
+class FeeTerms(BaseModel):
+    """One currency's fee terms as `PAYFLOW_FEE_PLAN` gives them, validated here (strict
+    integers in range, no other key); `fees()` hands the domain its `domain.fees.FeeTerms`.
+    (Named as the domain's: a bad value is refused with the same message as ever.)"""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    basis_points: int = Field(default=0, ge=0, le=domain_fees.BASIS_POINTS_PER_UNIT)
+    fixed: int = Field(default=0, ge=0)
+    """Minor units of the plan's currency."""
+
+    def terms(self) -> domain_fees.FeeTerms:
+        return domain_fees.FeeTerms(basis_points=self.basis_points, fixed=self.fixed)
 
 
 class OrchestratorSettings(BusSettings):
@@ -42,8 +56,10 @@ class OrchestratorSettings(BusSettings):
     `PAYFLOW_FEE_PLAN='{"USD": {"basis_points": 290, "fixed": 30}}'`; a currency left out pays
     no fee (`{}`: no fees at all)."""
 
-    def fees(self) -> FeePlan:
-        return FeePlan(terms=self.fee_plan)
+    def fees(self) -> domain_fees.FeePlan:
+        return domain_fees.FeePlan(
+            terms={currency: t.terms() for currency, t in self.fee_plan.items()}
+        )
 
     def timing_policy(self) -> TimingPolicy:
         return TimingPolicy(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -47,7 +47,7 @@ async def world(request: Any, mongo_db: Any) -> AsyncIterator[World]:
 async def completed(
     world: World, now: datetime, state: SagaState = SagaState.COMPLETED
 ) -> Transfer:
-    transfer = a_transfer("tr_paid", at=now).model_copy(update={"state": state})  # amount 100
+    transfer = replace(a_transfer("tr_paid", at=now), state=state)  # amount 100
     await world.transfers.add(transfer)
     return transfer
 
@@ -155,7 +155,7 @@ async def test_the_sagas_own_writes_never_touch_the_refund_fields(
     reservation must not overwrite it."""
     paid = await completed(world, now)
     await world.book.reserve(paid, "s1", share("tr_r1", 30), due_ms=5_000)
-    stale = paid.model_copy(update={"version": paid.version + 1})
+    stale = replace(paid, version=paid.version + 1)
     assert await world.transfers.compare_and_set(stale, paid.version)
     seen = await stored(world)
     assert (seen.version, seen.refund_reserved, seen.refund_ids) == (1, 30, ["tr_r1"])

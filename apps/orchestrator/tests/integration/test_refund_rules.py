@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -55,9 +56,7 @@ async def a_stored_transfer(
 ) -> str:
     """A transfer usr_a -> usr_b of 100 USD from wal_a to wal_b, stored in `state`."""
     transfer_id = new_id("tr")
-    transfer = a_transfer(transfer_id, at=now, key=transfer_id, kind=kind).model_copy(
-        update={"state": state}
-    )
+    transfer = replace(a_transfer(transfer_id, at=now, key=transfer_id, kind=kind), state=state)
     await MongoTransferRepository(TransferDocument.get_pymongo_collection()).add(transfer)
     return transfer_id
 
@@ -236,7 +235,7 @@ async def test_a_transfer_refunded_before_partial_refunds_keeps_its_refund(
     stored = TransferDocument.get_pymongo_collection()
     old_refund = a_transfer(new_id("tr"), at=now, key=f"refund of {paid}", kind=SagaKind.REFUND)
     await MongoTransferRepository(stored).add(
-        old_refund.model_copy(update={"state": SagaState.COMPLETED, "refund_of": paid})
+        replace(old_refund, state=SagaState.COMPLETED, refund_of=paid)
     )
     await stored.update_one(
         {"_id": paid},

@@ -57,7 +57,7 @@ def test_a_plan_charges_per_currency_and_nothing_elsewhere() -> None:
 
 @pytest.mark.parametrize("terms", [{"basis_points": -1}, {"basis_points": 10_001}, {"fixed": -1}])
 def test_fee_terms_are_refused_outside_their_range(terms: dict[str, int]) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValueError, match="fee terms"):
         FeeTerms(**terms)
 
 
@@ -122,3 +122,37 @@ def test_the_fee_plan_is_read_from_the_environment_as_json(monkeypatch: pytest.M
     monkeypatch.setenv("PAYFLOW_FEE_PLAN", '{"EUR": {"basis_points": 10001}}')
     with pytest.raises(ValidationError):
         OrchestratorSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("plan", "error"),
+    [
+        ('{"EUR": {"basis_points": 10001}}', "less_than_equal"),
+        ('{"EUR": {"fixed": -1}}', "greater_than_equal"),
+        ('{"EUR": {"bps": 1}}', "extra_forbidden"),
+        ('{"EUR": {"basis_points": "10"}}', "int_type"),
+        ('{"EUR": {"basis_points": 1.0}}', "int_type"),
+        ('{"EUR": {"fixed": true}}', "int_type"),
+        ('{"EUR": 5}', "model_type"),
+    ],
+)
+def test_a_bad_fee_plan_is_refused_by_the_settings(
+    monkeypatch: pytest.MonkeyPatch, plan: str, error: str
+) -> None:
+    from payflow_orchestrator.settings import OrchestratorSettings
+
+    monkeypatch.setenv("PAYFLOW_FEE_PLAN", plan)
+    with pytest.raises(ValidationError) as refused:
+        OrchestratorSettings(_env_file=None)  # type: ignore[call-arg]
+    assert [e["type"] for e in refused.value.errors()] == [error]
+
+
+def test_the_default_fee_plan() -> None:
+    from payflow_orchestrator.settings import OrchestratorSettings
+
+    plan = OrchestratorSettings(_env_file=None).fees()  # type: ignore[call-arg]
+    assert plan.terms == {
+        "USD": FeeTerms(basis_points=290, fixed=30),
+        "EUR": FeeTerms(basis_points=290, fixed=25),
+        "GBP": FeeTerms(basis_points=290, fixed=20),
+    }

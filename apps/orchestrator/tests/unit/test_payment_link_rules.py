@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -60,10 +61,10 @@ def test_status_follows_deactivation_expiry_and_a_single_use_payment() -> None:
     expiring = a_link(at=T0, expires_at=T0 + timedelta(minutes=5))
     assert expiring.status(T0 + timedelta(minutes=4, seconds=59)) is LinkStatus.ACTIVE
     assert expiring.status(T0 + timedelta(minutes=5)) is LinkStatus.EXPIRED
-    assert a_link(at=T0).model_copy(update={"active": False}).status(T0) is LinkStatus.INACTIVE
-    paid = a_link(at=T0, single_use=True).model_copy(update={"paid_count": 1})
+    assert replace(a_link(at=T0), active=False).status(T0) is LinkStatus.INACTIVE
+    paid = replace(a_link(at=T0, single_use=True), paid_count=1)
     assert paid.status(T0) is LinkStatus.PAID
-    reusable = a_link(at=T0).model_copy(update={"paid_count": 7})
+    reusable = replace(a_link(at=T0), paid_count=7)
     assert reusable.status(T0) is LinkStatus.ACTIVE
 
 
@@ -78,22 +79,20 @@ def test_status_follows_deactivation_expiry_and_a_single_use_payment() -> None:
 def test_a_link_that_cannot_be_paid_says_why(
     changes: dict[str, object], status: int, code: str
 ) -> None:
-    link = a_link(at=T0).model_copy(update=changes)
+    link = replace(a_link(at=T0), **changes)
     assert refused(lambda: payment_amount(link, None, T0, PLAN)) == (status, code)
 
 
 def test_a_reusable_link_takes_payments_in_flight_side_by_side() -> None:
     held = Reservation(saga_id="tr_1", amount=1_000, reserved_at_ms=0, request={})
-    link = a_link(at=T0).model_copy(update={"reservations": {"s": held}, "reservations_open": 1})
+    link = replace(a_link(at=T0), reservations={"s": held}, reservations_open=1)
     assert payment_amount(link, None, T0, PLAN) == (1_000, 59)
     check_not_held(link)  # reusable: never held by another payment
 
 
 def test_a_single_use_link_held_by_another_payment_is_busy() -> None:
     held = Reservation(saga_id="tr_1", amount=1_000, reserved_at_ms=0, request={})
-    link = a_link(at=T0, single_use=True).model_copy(
-        update={"reservations": {"s": held}, "reservations_open": 1}
-    )
+    link = replace(a_link(at=T0, single_use=True), reservations={"s": held}, reservations_open=1)
     assert refused(lambda: check_not_held(link)) == (409, "payment_link_busy")
 
 
@@ -129,7 +128,7 @@ def test_a_new_link_must_leave_the_merchant_something_and_expire_in_the_future()
 
 
 def test_the_view_shows_status_and_counts() -> None:
-    link = a_link(at=T0).model_copy(update={"paid_count": 2, "paid_amount": 2_000})
+    link = replace(a_link(at=T0), paid_count=2, paid_amount=2_000)
     view = PaymentLinkView.of(link, T0).model_dump(mode="json")
     assert view["status"] == "active"
     assert (view["paid_count"], view["paid_amount"], view["payments_in_flight"]) == (2, 2_000, 0)

@@ -4,7 +4,7 @@ original), given back when it fails, and recovered by the reservation keeper aft
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -78,7 +78,7 @@ async def world() -> World:
     keeper = ReservationKeeper(transfers, parents_of, [book], coordinator, GRACE_MS, clock.ms)
     coordinator.settle_terminal_with(keeper.settle_child)
     desk = RefundDesk(transfers, book, coordinator, GRACE_MS, clock.ms)
-    paid = open_transfer(
+    opened = open_transfer(
         transfer_id="tr_paid",
         kind=SagaKind.TRANSFER,
         initiator_id="usr_a",
@@ -92,7 +92,8 @@ async def world() -> World:
         owner_ids=["usr_a", "usr_b"],
         now=clock.now,
         policy=POLICY,
-    ).model_copy(update={"state": SagaState.COMPLETED})
+    )
+    paid = replace(opened, state=SagaState.COMPLETED)
     await transfers.add(paid)
     return World(coordinator, publisher, clock, transfers, book, desk, keeper)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -246,7 +247,7 @@ async def test_events_still_owed_after_a_crash_are_republished_by_the_sweeper(wo
         reply(transfer.id, SagaStep.DEBIT_SOURCE, StepOutcome.INSUFFICIENT_FUNDS)
     )
     stored = await repo.get(transfer.id)
-    forgotten = stored.model_copy(update={"events": {**stored.events, "failed": "pending"}})
+    forgotten = replace(stored, events={**stored.events, "failed": "pending"})
     repo._items[transfer.id] = forgotten
     publisher.sent.clear()
     clock.now += timedelta(seconds=5)

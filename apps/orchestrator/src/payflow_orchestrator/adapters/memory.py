@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -73,14 +74,14 @@ class InMemoryTransferRepository:
         for key in published_events:
             events[key] = "published"
         kept = {name: getattr(current, name) for name in REFUND_FIELDS}
-        self._items[transfer.id] = transfer.model_copy(update={"events": events, **kept})
+        self._items[transfer.id] = replace(transfer, events=events, **kept)
         return True
 
     async def mark_event_published(self, transfer_id: str, key: EventKey) -> None:
         current = self._items.get(transfer_id)
         if current is not None:
             events = {**copy.deepcopy(current.events), key: "published"}
-            self._items[transfer_id] = current.model_copy(update={"events": events})
+            self._items[transfer_id] = replace(current, events=events)
 
     async def mark_events_published(self, flags: Sequence[tuple[str, EventKey]]) -> None:
         for transfer_id, key in flags:
@@ -145,7 +146,7 @@ class InMemoryTransferRepository:
 
 
 class InMemoryReservations:
-    """The twin of `MongoReservations` over parents kept in a dict of frozen models that have
+    """The twin of `MongoReservations` over parents kept in a dict of frozen dataclasses that have
     `reservations` and `reservations_open`; `apply` moves the kind's counters."""
 
     def __init__(
@@ -174,12 +175,11 @@ class InMemoryReservations:
             else self._released(parent, amount)
         )
         reservations = {k: v for k, v in parent.reservations.items() if k != slot}
-        self._items[parent_id] = parent.model_copy(
-            update={
-                **counters,
-                "reservations": reservations,
-                "reservations_open": parent.reservations_open - 1,
-            }
+        self._items[parent_id] = replace(
+            parent,
+            **counters,
+            reservations=reservations,
+            reservations_open=parent.reservations_open - 1,
         )
         if parent.reservations_open - 1 == 0:
             self.due_ms[parent_id] = NEVER_DUE
@@ -235,13 +235,12 @@ class InMemoryRefundBook(InMemoryReservations):
             or stored.refund_reserved + reservation.amount > stored.amount
         ):
             return False
-        self._transfers.items[original.id] = stored.model_copy(
-            update={
-                "reservations": {**stored.reservations, slot: reservation},
-                "refund_reserved": stored.refund_reserved + reservation.amount,
-                "reservations_open": stored.reservations_open + 1,
-                "refund_ids": [*stored.refund_ids, reservation.saga_id],
-            }
+        self._transfers.items[original.id] = replace(
+            stored,
+            reservations={**stored.reservations, slot: reservation},
+            refund_reserved=stored.refund_reserved + reservation.amount,
+            reservations_open=stored.reservations_open + 1,
+            refund_ids=[*stored.refund_ids, reservation.saga_id],
         )
         self.due_ms[original.id] = due_ms
         return True
@@ -292,7 +291,7 @@ class InMemoryPaymentLinkStore(InMemoryReservations):
         if link is None or link.owner_id != owner_id:
             return None
         if link.active:
-            link = link.model_copy(update={"active": False, "deactivated_at": at})
+            link = replace(link, active=False, deactivated_at=at)
             self._links[link_id] = link
         return link
 
@@ -308,11 +307,10 @@ class InMemoryPaymentLinkStore(InMemoryReservations):
             or (stored.single_use and (stored.reservations_open > 0 or stored.paid_count > 0))
         ):
             return False
-        self._links[link.id] = stored.model_copy(
-            update={
-                "reservations": {**stored.reservations, slot: reservation},
-                "reservations_open": stored.reservations_open + 1,
-            }
+        self._links[link.id] = replace(
+            stored,
+            reservations={**stored.reservations, slot: reservation},
+            reservations_open=stored.reservations_open + 1,
         )
         self.due_ms[link.id] = due_ms
         return True

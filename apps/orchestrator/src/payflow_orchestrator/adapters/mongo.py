@@ -9,8 +9,8 @@ saga's `version`, a reservation's slot and counters).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from beanie import Document
@@ -22,8 +22,14 @@ from payflow_contracts.paging import PagePosition, cut_page, position_of
 from payflow_orchestrator.domain.faults import FaultRule
 from payflow_orchestrator.domain.payment_links import PaymentLink
 from payflow_orchestrator.domain.reservations import Reservation, Settlement
-from payflow_orchestrator.domain.saga_machine import SagaKind, SagaState, is_terminal
-from payflow_orchestrator.domain.transfer import REFUND_FIELDS, EventKey, Transfer
+from payflow_orchestrator.domain.saga_machine import FailureCode, SagaKind, SagaState, is_terminal
+from payflow_orchestrator.domain.transfer import (
+    REFUND_FIELDS,
+    EventKey,
+    HistoryEntry,
+    StepFault,
+    Transfer,
+)
 from payflow_orchestrator.ports import DuplicateLink, DuplicateTransfer, TransferQuery
 from payflow_service.quotas import SLOT_FIELD, insert_within_quota, quota_slot_index
 
@@ -75,30 +81,148 @@ def millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+# Documents <-> domain objects, by hand. A document keeps its fields in the order (and with the
+# types) they have always been stored in: the domain fields, `_id`, then the derived fields. A
+# document is encoded at once and never kept, so it may share the domain object's containers.
+# Reading builds fresh ones, enums from their values, datetimes timezone-aware (UTC), and gives
+# the fields older documents lack their defaults.
+
+
+_KINDS = {kind.value: kind for kind in SagaKind}
+_STATES = {state.value: state for state in SagaState}
+_FAILURE_CODES = {code.value: code for code in FailureCode}
+"""Enum members by stored value (a dict lookup: reading a saga's history is on the read path)."""
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _aware_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _aware(moment)
+
+
+def _reservation_document(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "saga_id": reservation.saga_id,
+        "amount": reservation.amount,
+        "reserved_at_ms": reservation.reserved_at_ms,
+        "request": reservation.request,
+    }
+
+
+def _reservation_of(data: Mapping[str, Any]) -> Reservation:
+    return Reservation(
+        saga_id=data["saga_id"],
+        amount=data["amount"],
+        reserved_at_ms=data["reserved_at_ms"],
+        request=dict(data["request"]),
+    )
+
+
+def _reservations_document(reservations: Mapping[str, Reservation]) -> dict[str, Any]:
+    return {slot: _reservation_document(r) for slot, r in reservations.items()}
+
+
+def _reservations_of(data: Mapping[str, Any] | None) -> dict[str, Reservation]:
+    return {slot: _reservation_of(r) for slot, r in (data or {}).items()}
+
+
 def _transfer_position(transfer: Transfer) -> PagePosition:
     return PagePosition(transfer.created_at, transfer.id)
 
 
 def _transfer_document(transfer: Transfer) -> dict[str, Any]:
-    data = transfer.model_dump(mode="python")
-    data["_id"] = data.pop("id")
-    data["position"] = position_of(transfer.created_at, transfer.id)
     active = not transfer.is_terminal and transfer.step_deadline is not None
-    data["due_at_ms"] = (
-        millis(transfer.step_deadline) if active and transfer.step_deadline else None
-    )
-    data["owes_events_since_ms"] = (
-        millis(transfer.updated_at) if transfer.pending_events() else None
-    )
-    return data
+    return {
+        "kind": transfer.kind,
+        "initiator_id": transfer.initiator_id,
+        "idempotency_key": transfer.idempotency_key,
+        "source_wallet_id": transfer.source_wallet_id,
+        "destination_wallet_id": transfer.destination_wallet_id,
+        "amount": transfer.amount,
+        "currency": transfer.currency,
+        "description": transfer.description,
+        "metadata": transfer.metadata,
+        "owner_ids": transfer.owner_ids,
+        "refund_of": transfer.refund_of,
+        "fee": transfer.fee,
+        "payment_link_id": transfer.payment_link_id,
+        "request_fingerprint": transfer.request_fingerprint,
+        "state": transfer.state,
+        "version": transfer.version,
+        "failure_code": transfer.failure_code,
+        "failure_message": transfer.failure_message,
+        "step_sends": transfer.step_sends,
+        "step_started_at": transfer.step_started_at,
+        "step_deadline": transfer.step_deadline,
+        "compensation_sends": transfer.compensation_sends,
+        "history": [{"state": h.state, "at": h.at, "reason": h.reason} for h in transfer.history],
+        "created_at": transfer.created_at,
+        "updated_at": transfer.updated_at,
+        "completed_at": transfer.completed_at,
+        "traceparent": transfer.traceparent,
+        "faults": {
+            step: {"rule_id": fault.rule_id, "mode": fault.mode}
+            for step, fault in transfer.faults.items()
+        },
+        "events": transfer.events,
+        "refund_reserved": transfer.refund_reserved,
+        "refunded_amount": transfer.refunded_amount,
+        "refund_ids": transfer.refund_ids,
+        "reservations": _reservations_document(transfer.reservations),
+        "reservations_open": transfer.reservations_open,
+        "_id": transfer.id,
+        "position": position_of(transfer.created_at, transfer.id),
+        "due_at_ms": millis(transfer.step_deadline) if active and transfer.step_deadline else None,
+        "owes_events_since_ms": millis(transfer.updated_at) if transfer.pending_events() else None,
+    }
 
 
-def _transfer_of(data: dict[str, Any]) -> Transfer:
-    data = dict(data)
-    data["id"] = data.pop("_id")
-    for derived in ("position", "due_at_ms", "owes_events_since_ms", "reservations_due_ms"):
-        data.pop(derived, None)
-    return Transfer.model_validate(data)
+def _transfer_of(data: Mapping[str, Any]) -> Transfer:
+    failure_code = data.get("failure_code")
+    return Transfer(
+        id=data["_id"],
+        kind=_KINDS[data["kind"]],
+        initiator_id=data["initiator_id"],
+        idempotency_key=data["idempotency_key"],
+        source_wallet_id=data["source_wallet_id"],
+        destination_wallet_id=data["destination_wallet_id"],
+        amount=data["amount"],
+        currency=data["currency"],
+        description=data.get("description"),
+        metadata=dict(data.get("metadata", {})),
+        owner_ids=list(data["owner_ids"]),
+        refund_of=data.get("refund_of"),
+        fee=data.get("fee", 0),
+        payment_link_id=data.get("payment_link_id"),
+        request_fingerprint=data.get("request_fingerprint", ""),
+        state=_STATES[data["state"]],
+        version=data.get("version", 0),
+        failure_code=None if failure_code is None else _FAILURE_CODES[failure_code],
+        failure_message=data.get("failure_message"),
+        step_sends=data.get("step_sends", 1),
+        step_started_at=_aware_or_none(data.get("step_started_at")),
+        step_deadline=_aware_or_none(data.get("step_deadline")),
+        compensation_sends=data.get("compensation_sends", 0),
+        history=[
+            HistoryEntry(_STATES[h["state"]], _aware(h["at"]), h["reason"]) for h in data["history"]
+        ],
+        created_at=_aware(data["created_at"]),
+        updated_at=_aware(data["updated_at"]),
+        completed_at=_aware_or_none(data.get("completed_at")),
+        traceparent=data.get("traceparent"),
+        faults={
+            step: StepFault(rule_id=fault["rule_id"], mode=fault["mode"])
+            for step, fault in data.get("faults", {}).items()
+        },
+        events=dict(data.get("events", {})),
+        refund_reserved=data.get("refund_reserved", 0),
+        refunded_amount=data.get("refunded_amount", 0),
+        refund_ids=list(data.get("refund_ids", [])),
+        reservations=_reservations_of(data.get("reservations", {})),
+        reservations_open=data.get("reservations_open", 0),
+    )
 
 
 class MongoTransferRepository:
@@ -317,10 +441,7 @@ class MongoReservations:
         return [
             (
                 str(doc["_id"]),
-                {
-                    slot: Reservation.model_validate(data)
-                    for slot, data in (doc.get("reservations") or {}).items()
-                },
+                _reservations_of(doc.get("reservations")),
             )
             async for doc in cursor
         ]
@@ -366,7 +487,7 @@ class MongoRefundBook(MongoReservations):
                 },
                 {
                     "$set": {
-                        f"reservations.{slot}": reservation.model_dump(mode="python"),
+                        f"reservations.{slot}": _reservation_document(reservation),
                         "reservations_due_ms": due_ms,
                     },
                     "$inc": {"refund_reserved": reservation.amount, "reservations_open": 1},
@@ -445,20 +566,58 @@ class PaymentLinkDocument(Document):
 
 
 def _link_document(link: PaymentLink) -> dict[str, Any]:
-    data = link.model_dump(mode="python")
-    data["_id"] = data.pop("id")
-    data["position"] = position_of(link.created_at, link.id)
-    data["expires_at_ms"] = link.expires_at_ms
-    data["reservations_due_ms"] = None
-    return data
+    return {
+        "owner_id": link.owner_id,
+        "idempotency_key": link.idempotency_key,
+        "request_fingerprint": link.request_fingerprint,
+        "wallet_id": link.wallet_id,
+        "currency": link.currency,
+        "amount": link.amount,
+        "min_amount": link.min_amount,
+        "max_amount": link.max_amount,
+        "description": link.description,
+        "metadata": link.metadata,
+        "single_use": link.single_use,
+        "merchant_name": link.merchant_name,
+        "expires_at": link.expires_at,
+        "active": link.active,
+        "created_at": link.created_at,
+        "deactivated_at": link.deactivated_at,
+        "paid_count": link.paid_count,
+        "paid_amount": link.paid_amount,
+        "reservations": _reservations_document(link.reservations),
+        "reservations_open": link.reservations_open,
+        "_id": link.id,
+        "position": position_of(link.created_at, link.id),
+        "expires_at_ms": link.expires_at_ms,
+        "reservations_due_ms": None,
+    }
 
 
-def _link_of(data: dict[str, Any]) -> PaymentLink:
-    data = dict(data)
-    data["id"] = data.pop("_id")
-    for derived in ("position", "expires_at_ms", "reservations_due_ms"):
-        data.pop(derived, None)
-    return PaymentLink.model_validate(data)
+def _link_of(data: Mapping[str, Any]) -> PaymentLink:
+    return PaymentLink(
+        id=data["_id"],
+        owner_id=data["owner_id"],
+        idempotency_key=data["idempotency_key"],
+        request_fingerprint=data["request_fingerprint"],
+        wallet_id=data["wallet_id"],
+        currency=data["currency"],
+        amount=data.get("amount"),
+        min_amount=data.get("min_amount"),
+        max_amount=data.get("max_amount"),
+        description=data.get("description"),
+        metadata=dict(data.get("metadata", {})),
+        single_use=data.get("single_use", False),
+        merchant_name=data["merchant_name"],
+        expires_at=_aware_or_none(data.get("expires_at")),
+        active=data.get("active", True),
+        created_at=_aware(data["created_at"]),
+        deactivated_at=_aware_or_none(data.get("deactivated_at")),
+        paid_count=data.get("paid_count", 0),
+        paid_amount=data.get("paid_amount", 0),
+        reservations=_reservations_of(data.get("reservations", {})),
+        reservations_open=data.get("reservations_open", 0),
+    )
 
 
 class MongoPaymentLinkStore(MongoReservations):
@@ -514,7 +673,7 @@ class MongoPaymentLinkStore(MongoReservations):
             guard,
             {
                 "$set": {
-                    f"reservations.{slot}": reservation.model_dump(mode="python"),
+                    f"reservations.{slot}": _reservation_document(reservation),
                     "reservations_due_ms": due_ms,
                 },
                 "$inc": {"reservations_open": 1},
@@ -535,13 +694,34 @@ class FaultRuleDocument(Document):
         ]
 
 
+def _rule_document(rule: FaultRule) -> dict[str, Any]:
+    return {
+        "owner_id": rule.owner_id,
+        "step": rule.step,
+        "mode": rule.mode,
+        "rate": rule.rate,
+        "match_metadata": rule.match_metadata,
+        "_id": rule.id,
+    }
+
+
+def _rule_of(data: Mapping[str, Any]) -> FaultRule:
+    return FaultRule(
+        id=data["_id"],
+        owner_id=data["owner_id"],
+        step=data["step"],
+        mode=data["mode"],
+        rate=float(data.get("rate", 1.0)),
+        match_metadata=dict(data.get("match_metadata", {})),
+    )
+
+
 class MongoFaultRuleStore:
     def __init__(self, collection: Collection) -> None:
         self._collection = collection
 
     async def add(self, rule: FaultRule, cap: int | None = None) -> None:
-        data = rule.model_dump()
-        data["_id"] = data.pop("id")
+        data = _rule_document(rule)
         if cap is None:
             await self._collection.insert_one(data)
             return
@@ -555,7 +735,7 @@ class MongoFaultRuleStore:
         found = self._collection.find({"owner_id": owner_id}, {SLOT_FIELD: 0}).sort(
             [("_id", ASCENDING)]
         )
-        return [FaultRule.model_validate({**d, "id": d.pop("_id")}) async for d in found]
+        return [_rule_of(d) async for d in found]
 
     async def remove(self, owner_id: str, rule_id: str) -> bool:
         result = await self._collection.delete_one({"_id": rule_id, "owner_id": owner_id})

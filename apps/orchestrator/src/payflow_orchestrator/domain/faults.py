@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from payflow_contracts.saga import SagaStep
 from payflow_orchestrator.domain.saga_machine import SagaKind
-from payflow_orchestrator.domain.transfer import StepFault
+from payflow_orchestrator.domain.transfer import FaultMode, StepFault
 
 FaultStep = Literal["debit", "ledger", "credit"]
+FAULT_STEPS: tuple[FaultStep, ...] = get_args(FaultStep)
+FAULT_MODES: tuple[FaultMode, ...] = get_args(FaultMode)
 
 
-class FaultRule(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class FaultRule:
     id: str
     owner_id: str
     step: FaultStep
-    mode: Literal["reject", "error", "timeout"]
-    rate: float = Field(default=1.0, ge=0, le=1)
-    match_metadata: dict[str, str] = Field(default_factory=dict)
+    mode: FaultMode
+    rate: float = 1.0
+    """The share of matching transfers the rule breaks, from 0 to 1."""
+    match_metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.step not in FAULT_STEPS:
+            raise ValueError(f"a fault rule's step is one of {FAULT_STEPS}")
+        if self.mode not in FAULT_MODES:
+            raise ValueError(f"a fault rule's mode is one of {FAULT_MODES}")
+        if not 0 <= self.rate <= 1:
+            raise ValueError("a fault rule's rate is from 0 to 1")
 
 
 def saga_step_for(step: FaultStep, kind: SagaKind) -> SagaStep:

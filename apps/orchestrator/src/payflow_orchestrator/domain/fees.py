@@ -10,17 +10,26 @@ the merchant must receive something.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
 
 BASIS_POINTS_PER_UNIT = 10_000
 
 
-class FeeTerms(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-    basis_points: int = Field(default=0, ge=0, le=BASIS_POINTS_PER_UNIT)
-    fixed: int = Field(default=0, ge=0)
-    """Minor units of the plan's currency."""
+@dataclass(frozen=True, slots=True)
+class FeeTerms:
+    basis_points: int = 0
+    """0 to `BASIS_POINTS_PER_UNIT` (the whole amount)."""
+    fixed: int = 0
+    """Minor units of the plan's currency, at least 0."""
+
+    def __post_init__(self) -> None:
+        for name, value in (("basis_points", self.basis_points), ("fixed", self.fixed)):
+            if type(value) is not int:  # strict: neither a bool nor a float nor a string
+                raise ValueError(f"fee terms: {name} is an integer")
+        if not 0 <= self.basis_points <= BASIS_POINTS_PER_UNIT:
+            raise ValueError(f"fee terms: basis_points is from 0 to {BASIS_POINTS_PER_UNIT}")
+        if self.fixed < 0:
+            raise ValueError("fee terms: fixed is at least 0")
 
 
 NO_FEE = FeeTerms()
@@ -36,11 +45,11 @@ def fee_for(amount: int, terms: FeeTerms) -> int:
     return proportional + terms.fixed
 
 
-class FeePlan(BaseModel):
+@dataclass(frozen=True, slots=True)
+class FeePlan:
     """Fee terms per currency; a currency without terms pays no fee."""
 
-    model_config = ConfigDict(frozen=True)
-    terms: Mapping[str, FeeTerms] = Field(default_factory=dict)
+    terms: Mapping[str, FeeTerms] = field(default_factory=dict)
 
     def terms_for(self, currency: str) -> FeeTerms:
         return self.terms.get(currency, NO_FEE)

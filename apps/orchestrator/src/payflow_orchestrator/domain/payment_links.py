@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_orchestrator.domain.errors import LinkRefused
 from payflow_orchestrator.domain.fees import FeePlan
@@ -37,9 +36,8 @@ class LinkStatus(StrEnum):
     """A single-use link with its one completed payment."""
 
 
-class PaymentLink(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentLink:
     id: str
     owner_id: str
     idempotency_key: str
@@ -47,12 +45,12 @@ class PaymentLink(BaseModel):
     wallet_id: str
     """The merchant's wallet the payments go to."""
     currency: str
-    amount: int | None = Field(default=None, gt=0)
+    amount: int | None = None
     """A fixed amount; None for an open amount between `min_amount` and `max_amount`."""
-    min_amount: int | None = Field(default=None, gt=0)
-    max_amount: int | None = Field(default=None, gt=0)
+    min_amount: int | None = None
+    max_amount: int | None = None
     description: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
     single_use: bool = False
     merchant_name: str
     expires_at: datetime | None = None
@@ -63,9 +61,15 @@ class PaymentLink(BaseModel):
     """Completed payments."""
     paid_amount: int = 0
     """Their sum (gross amounts, fees included)."""
-    reservations: dict[str, Reservation] = Field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
     """Payments in flight, by slot."""
     reservations_open: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("amount", "min_amount", "max_amount"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"a payment link's {name} is strictly positive")
 
     def status(self, now: datetime) -> LinkStatus:
         if not self.active:

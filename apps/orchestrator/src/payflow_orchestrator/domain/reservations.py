@@ -22,10 +22,9 @@ Everything here is pure: the keeper and the stores decide with these functions.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "KeeperAction",
@@ -44,16 +43,19 @@ def slot_for(initiator_id: str, idempotency_key: str) -> str:
     return f"s{digest[:32]}"
 
 
-class Reservation(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Reservation:
     """A share of a parent held for one child saga until the child is terminal."""
 
-    model_config = ConfigDict(frozen=True)
-
     saga_id: str
-    amount: int = Field(gt=0)
+    amount: int
     reserved_at_ms: int
     request: dict[str, Any]
     """Everything needed to start the child saga (a `TransferRequest`, as JSON)."""
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0:
+            raise ValueError("a reservation holds a strictly positive amount")
 
 
 class Settlement(StrEnum):

@@ -6,11 +6,9 @@ with a compare-and-set on `version`; only then does it publish what the new vers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from payflow_contracts.saga import SagaStep, StepOutcome
 from payflow_contracts.transfers import TransferPublic, TransferView
@@ -89,23 +87,25 @@ class TimingPolicy:
         return now + self.step_timeout
 
 
-class HistoryEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
     state: SagaState
     at: datetime
     reason: str
 
 
-class StepFault(BaseModel):
-    model_config = ConfigDict(frozen=True)
+FaultMode = Literal["reject", "error", "timeout"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepFault:
     rule_id: str
-    mode: Literal["reject", "error", "timeout"]
+    mode: FaultMode
 
 
-class Transfer(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer:
     """One saga: its state, version, current step bookkeeping and history."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     kind: SagaKind
@@ -113,14 +113,15 @@ class Transfer(BaseModel):
     idempotency_key: str
     source_wallet_id: str | None
     destination_wallet_id: str
-    amount: int = Field(gt=0)
+    amount: int
+    """Strictly positive."""
     currency: str
     description: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
     owner_ids: list[str]
     refund_of: str | None = None
     """For a refund saga: the completed transfer whose money it returns."""
-    fee: int = Field(default=0, ge=0)
+    fee: int = 0
     """The platform's fee out of `amount`: the destination is credited `amount - fee`."""
     payment_link_id: str | None = None
     """For a payment of a payment link: the link."""
@@ -138,8 +139,8 @@ class Transfer(BaseModel):
     updated_at: datetime
     completed_at: datetime | None = None
     traceparent: str | None = None
-    faults: dict[str, StepFault] = Field(default_factory=dict)
-    events: dict[str, str] = Field(default_factory=dict)
+    faults: dict[str, StepFault] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)
     """Domain events owed by this saga: an `EVENT_KEYS` key -> "pending"|"published"."""
     # Refunds of this transfer (written only by the refund book, never by the saga's own
     # compare-and-set: see `domain/refunds.py` and `domain/reservations.py`).
@@ -147,11 +148,17 @@ class Transfer(BaseModel):
     """Completed plus in-flight refunds: never more than `amount`."""
     refunded_amount: int = 0
     """Completed refunds."""
-    refund_ids: list[str] = Field(default_factory=list)
+    refund_ids: list[str] = field(default_factory=list)
     """Every refund saga started for this transfer, oldest first."""
-    reservations: dict[str, Reservation] = Field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
     """Refunds reserved and not yet settled, by slot."""
     reservations_open: int = 0
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0:
+            raise ValueError("a transfer moves a strictly positive amount")
+        if self.fee < 0:
+            raise ValueError("a fee is at least 0")
 
     @property
     def awaited_step(self) -> SagaStep | None:
@@ -217,7 +224,7 @@ def open_transfer(
         amount=amount,
         currency=currency,
         description=description,
-        metadata=metadata,
+        metadata=dict(metadata),
         owner_ids=sorted(set(owner_ids)),
         refund_of=refund_of,
         fee=fee,
@@ -235,7 +242,7 @@ def open_transfer(
         created_at=now,
         updated_at=now,
         traceparent=traceparent,
-        faults=faults or {},
+        faults=dict(faults) if faults else {},
         events={"created": "pending"},
     )
 
@@ -264,21 +271,20 @@ def _advance(
         if next_state == SagaState.COMPLETED and transfer.payment_link_id is not None:
             events["link_paid"] = "pending"
     compensation_sends = transfer.compensation_sends + (1 if is_compensating(next_state) else 0)
-    return transfer.model_copy(
-        update={
-            "state": next_state,
-            "version": transfer.version + 1,
-            "failure_code": failure_code,
-            "failure_message": failure_message,
-            "step_sends": 0 if terminal else 1,
-            "step_started_at": None if terminal else now,
-            "step_deadline": None if terminal else policy.next_deadline(next_state, 1, now),
-            "compensation_sends": compensation_sends,
-            "history": [*transfer.history, HistoryEntry(state=next_state, at=now, reason=reason)],
-            "updated_at": now,
-            "completed_at": now if terminal else None,
-            "events": events,
-        }
+    return replace(
+        transfer,
+        state=next_state,
+        version=transfer.version + 1,
+        failure_code=failure_code,
+        failure_message=failure_message,
+        step_sends=0 if terminal else 1,
+        step_started_at=None if terminal else now,
+        step_deadline=None if terminal else policy.next_deadline(next_state, 1, now),
+        compensation_sends=compensation_sends,
+        history=[*transfer.history, HistoryEntry(state=next_state, at=now, reason=reason)],
+        updated_at=now,
+        completed_at=now if terminal else None,
+        events=events,
     )
 
 
@@ -335,22 +341,21 @@ def apply_resend(transfer: Transfer, now: datetime, policy: TimingPolicy) -> Tra
         raise StaleReply(f"{transfer.id} is terminal")
     sends = transfer.step_sends + 1
     compensating = is_compensating(transfer.state)
-    return transfer.model_copy(
-        update={
-            "version": transfer.version + 1,
-            "step_sends": sends,
-            "step_deadline": policy.next_deadline(transfer.state, sends, now),
-            "compensation_sends": transfer.compensation_sends + (1 if compensating else 0),
-            "history": [
-                *_without_last_resend(transfer.history, transfer.state),
-                HistoryEntry(
-                    state=transfer.state,
-                    at=now,
-                    reason=f"{RESEND_NOTE}{step.value} re-sent (attempt {sends})",
-                ),
-            ],
-            "updated_at": now,
-        }
+    return replace(
+        transfer,
+        version=transfer.version + 1,
+        step_sends=sends,
+        step_deadline=policy.next_deadline(transfer.state, sends, now),
+        compensation_sends=transfer.compensation_sends + (1 if compensating else 0),
+        history=[
+            *_without_last_resend(transfer.history, transfer.state),
+            HistoryEntry(
+                state=transfer.state,
+                at=now,
+                reason=f"{RESEND_NOTE}{step.value} re-sent (attempt {sends})",
+            ),
+        ],
+        updated_at=now,
     )
 
 
@@ -365,7 +370,9 @@ def apply_timeout(
 
 
 def mark_event_published(transfer: Transfer, key: EventKey) -> Transfer:
-    return transfer.model_copy(update={"events": {**transfer.events, key: "published"}})
+    if transfer.events.get(key) == "published":
+        return transfer  # nothing to change (a saga is immutable: no copy needed)
+    return replace(transfer, events={**transfer.events, key: "published"})
 
 
 def _resource_fields(transfer: Transfer) -> dict[str, Any]:
