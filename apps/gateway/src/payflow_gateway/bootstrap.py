@@ -31,7 +31,6 @@ from payflow_gateway.adapters.redis import (
     RedisIdempotencyStore,
     RememberedUserStore,
     StreamSlots,
-    limits_of,
 )
 from payflow_gateway.auth.accounts import Accounts
 from payflow_gateway.auth.api_keys import ApiKeys
@@ -52,6 +51,8 @@ from payflow_gateway.ports import (
     StreamCap,
     UserStore,
     WalletDirectory,
+    WebhooksRelay,
+    limits_of,
 )
 from payflow_gateway.settings import GatewaySettings
 from payflow_gateway.throttling import RequestLimits, request_table
@@ -70,7 +71,7 @@ class Components:
     ledger: LedgerReader
     payments: PaymentServices
     links: PaymentLinkService
-    webhooks: HttpWebhooks
+    webhooks: WebhooksRelay
     idempotency: IdempotentRequests
     live: LiveTransfers
     logins: LoginGuard
@@ -116,8 +117,7 @@ async def compose(runtime: ServiceRuntime) -> AsyncIterator[Components]:
             else MongoIdempotencyStore(IdempotencyRecordDocument.get_pymongo_collection())
         )
         live = LiveTransfers(runtime.redis, settings.streams.transfer_channel(""))
-        live.start()
-        stack.push_async_callback(live.stop)
+        runtime.start_loop("live-transfers", live.run(runtime.stopping))
         await stack.enter_async_context(serve_metrics_port(runtime))
 
         logins, request_limits = _throttling(runtime, settings, codec)

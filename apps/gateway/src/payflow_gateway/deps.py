@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from payflow_gateway.adapters.http import HttpWebhooks
 from payflow_gateway.auth.accounts import Accounts
 from payflow_gateway.auth.api_keys import ApiKeys
 from payflow_gateway.auth.sessions import Sessions
@@ -31,6 +30,7 @@ from payflow_gateway.ports import (
     StreamCap,
     UserStore,
     WalletDirectory,
+    WebhooksRelay,
 )
 from payflow_gateway.settings import GatewaySettings
 from payflow_service.components import provider
@@ -110,7 +110,7 @@ async def _links(c: Comps) -> PaymentLinkService:
     return c.links
 
 
-async def _webhooks(c: Comps) -> HttpWebhooks:
+async def _webhooks(c: Comps) -> WebhooksRelay:
     return c.webhooks
 
 
@@ -139,7 +139,7 @@ Wallets = Annotated[WalletDirectory, Depends(_wallets)]
 Ledger = Annotated[LedgerReader, Depends(_ledger)]
 Services = Annotated[PaymentServices, Depends(_payments)]
 Links = Annotated[PaymentLinkService, Depends(_links)]
-Webhooks = Annotated[HttpWebhooks, Depends(_webhooks)]
+Webhooks = Annotated[WebhooksRelay, Depends(_webhooks)]
 Idempotent = Annotated[IdempotentRequests, Depends(_idempotency)]
 Live = Annotated[LiveTransfers, Depends(_live)]
 Logins = Annotated[LoginGuard, Depends(_logins)]

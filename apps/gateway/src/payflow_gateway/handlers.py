@@ -40,19 +40,20 @@ class LiveTransfers:
         self._listeners: dict[str, set[asyncio.Queue[TransferPublic]]] = {}
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._remember = remember
-        self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="live-transfers")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def run(self, stop: asyncio.Event) -> None:
+        """Listen until `stop` is set (a loop of the process's runtime, so `/readyz` sees it);
+        a lost Redis connection is resubscribed inside, so it only ends when told."""
+        listening = asyncio.create_task(self._listen(), name="live-transfers-listen")
+        try:
+            await stop.wait()
+        finally:
+            listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await listening
 
     async def _listen(self) -> None:
         while True:

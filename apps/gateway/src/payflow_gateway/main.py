@@ -12,7 +12,7 @@ from payflow_gateway.body_limit import BodyLimitMiddleware
 from payflow_gateway.bootstrap import compose
 from payflow_gateway.ids import check_path_ids
 from payflow_gateway.metrics_port import without_public_metrics
-from payflow_gateway.problems import DOCS, PROBLEMS, install_auth_failures
+from payflow_gateway.problems import DOCS, PROBLEMS, install_handlers
 from payflow_gateway.security_headers import SecurityHeadersMiddleware
 from payflow_gateway.settings import GatewaySettings
 from payflow_gateway.throttling import RateLimitMiddleware
@@ -38,7 +38,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         public=True,
         problems=PROBLEMS,
     )
-    install_auth_failures(app)
+    install_handlers(app)
     DOCS.install(app)
     # Inside the request context, so that a 429 or a 413 carries the request id and is logged;
     # a request over its rate limit is refused before its body is read.

@@ -4,14 +4,18 @@ services behind it. Adapters: `adapters/` (MongoDB, Redis, HTTP, and in-memory t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+import limits
+from limits import RateLimitItem
 
 from payflow_contracts.transfers import TransferView
 from payflow_gateway.domain.api_keys import ApiKey
 from payflow_gateway.domain.idempotency import Claim
 from payflow_gateway.domain.pages import Page
-from payflow_gateway.domain.rate_limits import Standing
+from payflow_gateway.domain.rate_limits import Budget, Standing
 from payflow_gateway.domain.sessions import FamilyRevocation, IssuedRefreshToken, RefreshStatus
 from payflow_gateway.domain.users import Credentials, User
 from payflow_gateway.domain.wallets import LedgerEntry, StatementPage, Wallet, WalletFacts
@@ -80,8 +84,24 @@ class IdempotencyStore(Protocol):
 # ---------------------------------------------------------------- budgets (Redis)
 
 
+@dataclass(frozen=True)
+class Limit:
+    """One budget and the `limits` library's item that counts it."""
+
+    budget: Budget
+    item: RateLimitItem
+
+
+def limits_of(request_class: str, key_kind: str, notation: str) -> list[Limit]:
+    """The budgets a setting such as "30/minute;300/hour" describes."""
+    return [
+        Limit(Budget(request_class, key_kind, item.amount, item.get_expiry()), item)
+        for item in limits.parse_many(notation)
+    ]
+
+
 class Budgets(Protocol):
-    async def charge(self, charges: list[tuple[Any, str]]) -> list[Standing]:
+    async def charge(self, charges: list[tuple[Limit, str]]) -> list[Standing]:
         """Charges one request to each (limit, key); where each key stands afterwards (empty
         when nothing could be counted)."""
 
@@ -169,3 +189,28 @@ class PaymentLinkService(Protocol):
     async def payments(
         self, link_id: str, limit: int, cursor: str | None
     ) -> Page[TransferView]: ...
+
+
+@dataclass(frozen=True)
+class RelayedAnswer:
+    """The webhooks service's answer as the gateway passes it on."""
+
+    status: int
+    content: bytes
+    content_type: str | None
+    retry_after: str | None
+
+
+class WebhooksRelay(Protocol):
+    """The webhooks service's internal API, called on behalf of one owner; its answers (and
+    problem documents) already have the public shape."""
+
+    async def relay(
+        self,
+        method: str,
+        path: str,
+        owner_id: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> RelayedAnswer: ...

@@ -2,11 +2,13 @@
 document describes them.
 
 - `PROBLEMS`: the exceptions answered with a fixed status, code and detail.
-- `answer_auth_failure`: the answer to an `AuthFailure`, a 401 with its `WWW-Authenticate`
+- `auth_failure_response`: the answer to an `AuthFailure`, a 401 with its `WWW-Authenticate`
   challenge (RFC 6750) or a 403, each counted in `payflow_auth_failures_total{reason}`.
-- `SELF_ANSWERING`: exceptions that are problem documents themselves (`ServiceUnavailable`,
-  with its `Retry-After`).
+- `SELF_ANSWERING`: exceptions answered by a handler of their own because the answer carries a
+  header (`ServiceUnavailable`: 503 `service_unavailable` with `Retry-After`).
 - `INTERNAL`: exceptions handled inside the gateway that never reach a route as such.
+- `ANSWERED_BY_HANDLER`: the two above with their own handler (the layout test checks that every
+  `GatewayError` is in `PROBLEMS`, `INTERNAL` or here).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from payflow_gateway.adapters.http import ServiceUnavailable
 from payflow_gateway.auth.metrics import AUTH_FAILURES
 from payflow_gateway.domain.errors import (
     ApiKeyCollision,
@@ -41,6 +42,7 @@ from payflow_gateway.domain.errors import (
     RefundOfIncompleteTransfer,
     SameWallet,
     SandboxOnly,
+    ServiceUnavailable,
     TokenRejected,
     TokenReused,
     TransferCurrencyMismatch,
@@ -126,6 +128,9 @@ AUTH_FAILURES_ANSWERED: frozenset[type[AuthFailure]] = frozenset(
 )
 
 
+ANSWERED_BY_HANDLER: frozenset[type[GatewayError]] = SELF_ANSWERING | {AuthFailure}
+
+
 def auth_failure_response(failure: AuthFailure) -> JSONResponse:
     """The answer to an authentication failure, counted by reason."""
     AUTH_FAILURES.labels(reason=failure.reason).inc()
@@ -163,13 +168,26 @@ def auth_failure_response(failure: AuthFailure) -> JSONResponse:
     )
 
 
+def service_unavailable_response(failure: ServiceUnavailable) -> JSONResponse:
+    return problem_response(
+        503, "service_unavailable", failure.detail, headers={"Retry-After": "1"}
+    )
+
+
 async def _on_auth_failure(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthFailure)
     return auth_failure_response(exc)
 
 
-def install_auth_failures(app: FastAPI) -> None:
+async def _on_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceUnavailable)
+    return service_unavailable_response(exc)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """The handlers of `ANSWERED_BY_HANDLER` (the catalogue's are installed by the app factory)."""
     app.add_exception_handler(AuthFailure, _on_auth_failure)
+    app.add_exception_handler(ServiceUnavailable, _on_unavailable)
 
 
 # ---------------------------------------------------------------- the OpenAPI document

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from payflow_gateway.adapters.redis import Limit, limits_of
 from payflow_gateway.auth.tokens import TokenCodec
 from payflow_gateway.domain.api_keys import digest_of, looks_like_api_key
 from payflow_gateway.domain.errors import TokenRejected
@@ -24,7 +23,7 @@ from payflow_gateway.domain.rate_limits import (
     retry_after_s,
 )
 from payflow_gateway.domain.tokens import TokenType
-from payflow_gateway.ports import Budgets
+from payflow_gateway.ports import Budgets, Limit, limits_of
 from payflow_gateway.settings import GatewaySettings
 from payflow_service import problem_response
 

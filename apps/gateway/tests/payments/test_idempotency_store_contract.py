@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,14 +114,17 @@ async def test_a_redis_that_cannot_answer_claims_nothing_and_says_so_with_a_503(
     from redis.asyncio import Redis
 
     from payflow_devstack.stores import free_port
-    from payflow_service import ProblemError
+    from payflow_gateway.domain.errors import ServiceUnavailable
+    from payflow_gateway.problems import service_unavailable_response
 
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
     store = RedisIdempotencyStore(dead, "test")
     try:
-        with pytest.raises(ProblemError) as refused:
+        with pytest.raises(ServiceUnavailable) as refused:
             await store.claim("r1", "fp", now, LOCK, TTL)
-        assert (refused.value.status, refused.value.code) == (503, "service_unavailable")
+        answer = service_unavailable_response(refused.value)
+        assert answer.status_code == 503
+        assert json.loads(answer.body)["code"] == "service_unavailable"
         await store.complete("r1", "token", 202, {"id": "tr_1"})  # logged, not raised
         await store.release("r1", "token")
     finally:

@@ -3,6 +3,8 @@ authentication failure, as a problem document of its own, or never (handled insi
 
 from __future__ import annotations
 
+import json
+
 from payflow_gateway.domain.errors import (
     AuthFailure,
     Forbidden,
@@ -10,6 +12,7 @@ from payflow_gateway.domain.errors import (
     InvalidCredentials,
     InvalidToken,
     NotAuthenticated,
+    ServiceUnavailable,
     TokenReused,
 )
 from payflow_gateway.problems import (
@@ -18,8 +21,9 @@ from payflow_gateway.problems import (
     PROBLEMS,
     SELF_ANSWERING,
     auth_failure_response,
+    service_unavailable_response,
 )
-from payflow_service.problems import ProblemError, subclasses
+from payflow_service.problems import subclasses
 
 
 def test_every_gateway_error_has_one_answer() -> None:
@@ -42,8 +46,12 @@ def test_no_class_has_two_answers() -> None:
             assert not one & other
 
 
-def test_self_answering_errors_are_problem_documents() -> None:
-    assert all(issubclass(kind, ProblemError) for kind in SELF_ANSWERING)
+def test_an_unavailable_service_is_a_503_to_retry() -> None:
+    answer = service_unavailable_response(ServiceUnavailable("wallet"))
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert json.loads(answer.body)["code"] == "service_unavailable"
+    assert {ServiceUnavailable} == SELF_ANSWERING
 
 
 def test_every_auth_failure_is_a_401_with_a_challenge_or_a_403() -> None:

@@ -36,7 +36,11 @@ TRANSFER_EXAMPLE: dict[str, Any] = {
     "updated_at": "2026-12-01T09:30:00.410000Z",
     "completed_at": "2026-12-01T09:30:00.410000Z",
     "history": [
-        {"state": "debiting_source", "at": "2026-12-01T09:30:00.120000Z", "reason": None},
+        {
+            "state": "debiting_source",
+            "at": "2026-12-01T09:30:00.120000Z",
+            "reason": "transfer accepted",
+        },
         {
             "state": "posting_transfer",
             "at": "2026-12-01T09:30:00.250000Z",
@@ -64,7 +68,7 @@ class TransferHistoryEntry(BaseModel):
 
     state: str
     at: datetime
-    reason: str | None = None
+    reason: str
 
 
 class TransferPublic(BaseModel):

@@ -42,8 +42,6 @@ class ServiceRuntime:
     mongo: AsyncMongoClient[dict[str, Any]]
     redis: Redis
     http: httpx.AsyncClient
-    components: dict[str, Any] = field(default_factory=dict)
-    """Legacy name-keyed registry, kept only while services move to typed `Components`."""
     background: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     """Loops the process cannot work without (stream consumers, sweepers): readiness fails
     when one has stopped, so an orchestrator (or an operator) sees a crippled process."""

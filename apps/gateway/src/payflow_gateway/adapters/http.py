@@ -6,7 +6,6 @@ Transport failures and 5xx become 503 problems, refusals keep the other service'
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 from pydantic import BaseModel
 
 from payflow_contracts.transfers import TransferView
-from payflow_gateway.domain.errors import GatewayError
+from payflow_gateway.domain.errors import ServiceUnavailable
 from payflow_gateway.domain.pages import Page
 from payflow_gateway.domain.wallets import (
     LedgerEntry,
@@ -25,22 +24,10 @@ from payflow_gateway.domain.wallets import (
     facts_of,
 )
 from payflow_gateway.ids import is_id, segment
+from payflow_gateway.ports import RelayedAnswer
 from payflow_service import ProblemError
 
 logger = logging.getLogger(__name__)
-
-
-class ServiceUnavailable(GatewayError, ProblemError):
-    """A service behind the gateway (or Redis) cannot answer: 503, retry."""
-
-    def __init__(self, service: str) -> None:
-        ProblemError.__init__(
-            self,
-            503,
-            "service_unavailable",
-            f"The {service} service is not reachable; retry later.",
-            headers={"Retry-After": "1"},
-        )
 
 
 async def call_service(
@@ -403,16 +390,6 @@ class HttpPaymentLinkService:
 
 
 # ---------------------------------------------------------------- webhooks service
-
-
-@dataclass(frozen=True)
-class RelayedAnswer:
-    """The webhooks service's answer as the gateway passes it on."""
-
-    status: int
-    content: bytes
-    content_type: str | None
-    retry_after: str | None
 
 
 class HttpWebhooks:

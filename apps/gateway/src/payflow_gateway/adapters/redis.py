@@ -12,29 +12,25 @@ import logging
 import math
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-import limits
-from limits import RateLimitItem
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from payflow_gateway.adapters.http import ServiceUnavailable
+from payflow_gateway.domain.errors import ServiceUnavailable
 from payflow_gateway.domain.idempotency import Claim, Claimed, InProgress, Mismatch, Replay
 from payflow_gateway.domain.rate_limits import (
-    Budget,
     LockoutPolicy,
     Standing,
     retry_after_s,
     whole_seconds,
 )
 from payflow_gateway.domain.users import Credentials, User, email_key
-from payflow_gateway.ports import UserStore
+from payflow_gateway.ports import Limit, UserStore
 from payflow_service import ProblemError
 from payflow_service.generations import KeyedGenerationMemo
 
@@ -215,20 +211,6 @@ class RememberedUserStore:
 # with its first request and its count is reset when the window ends, which is exactly what the
 # `RateLimit` field tells (`r` left, `t` seconds to the reset). A client may spend two budgets
 # back to back across a window's end; the budgets are sized with that in mind.
-
-
-@dataclass(frozen=True)
-class Limit:
-    budget: Budget
-    item: RateLimitItem
-
-
-def limits_of(request_class: str, key_kind: str, notation: str) -> list[Limit]:
-    """The budgets a setting such as "30/minute;300/hour" describes."""
-    return [
-        Limit(Budget(request_class, key_kind, item.amount, item.get_expiry()), item)
-        for item in limits.parse_many(notation)
-    ]
 
 
 def opaque(value: str) -> str:

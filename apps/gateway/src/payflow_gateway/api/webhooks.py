@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from payflow_gateway.adapters.http import HttpWebhooks
 from payflow_gateway.api.schemas import (
     Delivery,
     DeliveryList,
@@ -23,13 +22,14 @@ from payflow_gateway.api.schemas import (
 )
 from payflow_gateway.deps import CurrentUser, Webhooks
 from payflow_gateway.ids import segment
+from payflow_gateway.ports import WebhooksRelay
 from payflow_gateway.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
 
 async def relay(
-    webhooks: HttpWebhooks,
+    webhooks: WebhooksRelay,
     method: str,
     path: str,
     owner_id: str,

@@ -11,6 +11,15 @@ class GatewayError(Exception):
     """The root of every exception the gateway defines."""
 
 
+class ServiceUnavailable(GatewayError):
+    """A service behind the gateway (or Redis) cannot answer: 503 with `Retry-After`, retry."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"The {service} service is not reachable; retry later.")
+        self.service = service
+        self.detail = str(self)
+
+
 # ---------------------------------------------------------------- authentication
 
 
