@@ -154,6 +154,25 @@ def test_the_openapi_document_builds_without_stores_and_lists_the_v1_routes(
     assert all(path.startswith("/v1/") for _, path in routes)
 
 
+def test_every_answer_with_a_body_has_a_schema(openapi: dict[str, Any]) -> None:
+    """Every public resource is typed: a JSON answer refers to a named schema (or a list of
+    one); CSV and event streams are documented as text."""
+    schemas = openapi["components"]["schemas"]
+    untyped = []
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                for media, body in response.get("content", {}).items():
+                    schema = body.get("schema", {})
+                    ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
+                    if media.endswith("json") and not (ref and ref.split("/")[-1] in schemas):
+                        untyped.append(f"{method.upper()} {path} {status} {media}")
+                    if not media.endswith("json") and schema.get("type") != "string":
+                        untyped.append(f"{method.upper()} {path} {status} {media}")
+    assert not untyped, untyped
+    assert "TransferPublic" in schemas and schemas["TransferPublic"].get("examples")
+
+
 def test_every_route_of_the_openapi_document_has_its_section_in_api_md(
     openapi: dict[str, Any], api_md: str
 ) -> None:

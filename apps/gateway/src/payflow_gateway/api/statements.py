@@ -20,7 +20,10 @@ router = APIRouter(prefix="/v1", tags=["statements"])
 
 CSV = "text/csv; charset=utf-8"
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}}, "description": "RFC 4180 CSV, UTF-8, a header row"}
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "RFC 4180 CSV, UTF-8, a header row",
+    }
 }
 
 

@@ -283,7 +283,22 @@ def transfer_list_response(transfers: list[TransferView], next_cursor: str | Non
 
 @router.get(
     "/transfers/{transfer_id}/stream",
-    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(401, 404)},
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "A `transfer` event per state change; each `data` is the transfer "
+            "as `GET /v1/transfers/{id}` shows it (`TransferPublic`). The stream ends once the "
+            "transfer is completed or failed.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": 'event: transfer\ndata: {"id": "trf_...", "status": '
+                    '"processing", "state": "crediting_destination", ...}\n\n',
+                }
+            },
+        },
+        **problem_responses(401, 404),
+    },
     summary="Server-sent events of the transfer's state changes until it is terminal",
 )
 async def stream_transfer(
