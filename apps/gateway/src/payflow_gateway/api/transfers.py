@@ -291,7 +291,19 @@ def transfer_list_response(transfers: list[TransferView], next_cursor: str | Non
             "transfer is completed or failed.",
             "content": {
                 "text/event-stream": {
-                    "schema": {"type": "string"},
+                    # One server-sent event: its type and its data, a TransferPublic as JSON.
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "event": {"type": "string", "const": "transfer"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": {"$ref": "#/components/schemas/TransferPublic"},
+                            },
+                        },
+                        "required": ["event", "data"],
+                    },
                     "example": 'event: transfer\ndata: {"id": "trf_...", "status": '
                     '"processing", "state": "crediting_destination", ...}\n\n',
                 }
