@@ -35,3 +35,14 @@ def test_a_cursor_decodes_to_the_position_it_was_made_from() -> None:
 def test_a_cursor_naming_an_absurd_or_no_position_is_invalid(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
         decode_cursor(cursor)
+
+
+def test_an_id_order_cursor_round_trips_and_refuses_what_it_did_not_make() -> None:
+    from payflow_contracts.paging import decode_id_cursor, encode_id_cursor
+
+    for item_id in ("key_01JDX8", "usr_a|b", "ü"):
+        assert decode_id_cursor(encode_id_cursor(item_id)) == item_id
+    position_cursor = encode_cursor(PagePosition(datetime(2026, 1, 1, tzinfo=UTC), "x"))
+    for foreign in ("usr_123", "", "!!!", position_cursor, encode_id_cursor("x")[:-2]):
+        with pytest.raises(InvalidCursor):
+            decode_id_cursor(foreign)

@@ -1,4 +1,4 @@
-"""Opaque list cursors over a newest-first (created_at, id) order, shared by every service.
+"""Opaque list cursors, shared by every service: over a (created_at, id) order, or over id order.
 
 Stores keep and compare one string, `position` = zero-padded epoch milliseconds, "|", id: it sorts
 as (created_at, id), compares exactly, and pages with a single-field range query. The cursor is
@@ -53,6 +53,26 @@ def decode_cursor(cursor: str) -> PagePosition:
 
 def position_of(created_at: datetime, item_id: str) -> str:
     return PagePosition(created_at, item_id).key
+
+
+_ID_ORDER = "id|"
+
+
+def encode_id_cursor(item_id: str) -> str:
+    """The cursor of a list in id order (API keys, users): the last id of the page."""
+    return base64.urlsafe_b64encode((_ID_ORDER + item_id).encode()).decode().rstrip("=")
+
+
+def decode_id_cursor(cursor: str) -> str:
+    """The id an id-order cursor stands for; `InvalidCursor` for one this list did not hand out."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode()).decode()
+    except (ValueError, UnicodeError) as exc:
+        raise InvalidCursor("the cursor is not valid") from exc
+    if not raw.startswith(_ID_ORDER) or len(raw) == len(_ID_ORDER):
+        raise InvalidCursor("the cursor is not valid")
+    return raw[len(_ID_ORDER) :]
 
 
 def position_key(cursor: str | None) -> str | None:

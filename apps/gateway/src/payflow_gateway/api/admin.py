@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from payflow_contracts.paging import encode_id_cursor
 from payflow_contracts.transfers import TransferPublic
 from payflow_gateway.api.schemas import Reconciliation, UserList, UserPublic
 from payflow_gateway.api.transfers import transfer_response
@@ -14,6 +15,7 @@ from payflow_gateway.deps import AdminUser, Services, Users
 from payflow_gateway.domain.errors import TransferNotFound
 from payflow_gateway.domain.reconciliation import currency_totals
 from payflow_gateway.problems import problem_responses
+from payflow_service.paging import IdCursor
 
 admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -23,14 +25,12 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 @admin_router.get(
     "/users", responses=problem_responses(401, 403, 422), summary="Every user (administrators only)"
 )
-async def list_users(
-    _: AdminUser, users: Users, limit: Limit = 20, cursor: str | None = None
-) -> UserList:
+async def list_users(_: AdminUser, users: Users, cursor: IdCursor, limit: Limit = 20) -> UserList:
     found = await users.page(limit + 1, cursor)
     more = len(found) > limit
     return UserList(
         data=[UserPublic.model_validate(u) for u in found[:limit]],
-        next_cursor=found[limit - 1].id if more else None,
+        next_cursor=encode_id_cursor(found[limit - 1].id) if more else None,
     )
 
 

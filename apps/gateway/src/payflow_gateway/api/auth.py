@@ -23,6 +23,7 @@ from payflow_gateway.auth.sessions import TokenPair
 from payflow_gateway.deps import AccountsDep, ApiKeysDep, CurrentUser, Logins, SessionsDep
 from payflow_gateway.domain.errors import InvalidCredentials
 from payflow_gateway.problems import problem_responses
+from payflow_service.paging import IdCursor
 from payflow_service.quotas import QuotaExceeded, quota_problem
 
 auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -126,7 +127,7 @@ async def create_api_key(body: ApiKeyCreate, user: CurrentUser, keys: ApiKeysDep
 
 @api_keys_router.get("", responses=problem_responses(401, 422), summary="The caller's API keys")
 async def list_api_keys(
-    user: CurrentUser, keys: ApiKeysDep, limit: Limit = 20, cursor: str | None = None
+    user: CurrentUser, keys: ApiKeysDep, cursor: IdCursor, limit: Limit = 20
 ) -> ApiKeyList:
     page = await keys.keys_of(user.id, limit, cursor)
     return ApiKeyList(

@@ -7,6 +7,7 @@ import secrets
 
 from payflow_contracts import new_id
 from payflow_contracts.clock import utc_now
+from payflow_contracts.paging import encode_id_cursor
 from payflow_gateway.domain.api_keys import RANDOM_BYTES, ApiKey, mint_api_key
 from payflow_gateway.domain.errors import ApiKeyNotFound
 from payflow_gateway.domain.pages import Page
@@ -37,7 +38,7 @@ class ApiKeys:
     async def keys_of(self, user_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
         found = await self._store.page_for(user_id, limit + 1, cursor)
         more = len(found) > limit
-        return Page(found[:limit], found[limit - 1].id if more else None)
+        return Page(found[:limit], encode_id_cursor(found[limit - 1].id) if more else None)
 
     async def revoke(self, user_id: str, key_id: str) -> None:
         """Raises `ApiKeyNotFound` unless an active key of the user was revoked."""
