@@ -64,10 +64,9 @@ class TransferEventIntake:
         traceparent = inject_traceparent().get("traceparent") or envelope.traceparent
         subscribers = await self._endpoints.subscribed(event.owner_ids, event.type)
         body = delivery_body(event).decode() if subscribers else None
-        deliveries: list[Delivery] = []
-        for endpoint in subscribers:
-            now = self._clock()
-            candidate = open_delivery(
+        now = self._clock()
+        candidates = [
+            open_delivery(
                 delivery_id=new_id("del"),
                 event_id=event.id,
                 event_type=event.type,
@@ -78,12 +77,15 @@ class TransferEventIntake:
                 now=now,
                 body=body,
             )
-            delivery = await self._deliveries.add(candidate)
+            for endpoint in subscribers
+        ]
+        # One write opens them all; a redelivered event gets back the deliveries it opened.
+        deliveries = await self._deliveries.add_all(candidates)
+        for delivery, candidate in zip(deliveries, candidates, strict=True):
             if delivery is candidate:
                 DELIVERIES_OPENED.inc()
             if delivery.is_pending:
                 await self._queue.enqueue(delivery, delivery.traceparent)
-            deliveries.append(delivery)
         EVENTS_RECEIVED.labels(event.type).inc()  # once its deliveries are open and queued
         logger.info(
             "event %s (%s) fanned out to %d endpoint(s)",

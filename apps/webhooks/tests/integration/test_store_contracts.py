@@ -275,6 +275,31 @@ async def test_one_delivery_per_event_and_endpoint_even_when_opened_concurrently
     assert other.id == "del_x"
 
 
+async def test_an_events_deliveries_open_in_one_write_and_a_repeat_gets_the_first_ones(
+    deliveries: Any, now: datetime
+) -> None:
+    first = await deliveries.add(a_delivery(now, "del_old", "evt_1", "we_2"))
+    opened = await deliveries.add_all(
+        [a_delivery(now, f"del_new_{i}", "evt_1", f"we_{i}") for i in (1, 2, 3)]
+    )
+    assert [d.id for d in opened] == ["del_new_1", first.id, "del_new_3"]
+    again = await deliveries.add_all(
+        [a_delivery(now, f"del_again_{i}", "evt_1", f"we_{i}") for i in (1, 2, 3)]
+    )
+    assert [d.id for d in again] == ["del_new_1", first.id, "del_new_3"]
+    racing = await asyncio.gather(
+        *(
+            deliveries.add_all(
+                [a_delivery(now, f"del_r{n}_{i}", "evt_2", f"we_{i}") for i in (1, 2)]
+            )
+            for n in range(8)
+        )
+    )
+    assert len({tuple(d.id for d in answer) for answer in racing}) == 1
+    for delivery in opened + racing[0]:
+        assert await deliveries.get(delivery.id) == delivery
+
+
 async def test_a_delivery_changes_once_per_version(deliveries: Any, now: datetime) -> None:
     delivery = await deliveries.add(a_delivery(now))
     again = replay(delivery, now + timedelta(seconds=5))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,14 @@ from payflow_webhooks.adapters.memory import (
     InMemoryEndpointStore,
     InMemoryEventStore,
 )
-from payflow_webhooks.domain.delivery import AttemptResult, DeliveryStatus, open_delivery, replay
+from payflow_webhooks.domain.delivery import (
+    AttemptResult,
+    DeliveryStatus,
+    from_snapshot,
+    open_delivery,
+    replay,
+    snapshot,
+)
 from payflow_webhooks.domain.endpoint import DisabledReason, EndpointStatus, open_endpoint
 from payflow_webhooks.domain.event import WebhookEvent
 from payflow_webhooks.domain.retry_policy import RetryPolicy
@@ -300,3 +308,35 @@ async def test_a_failed_send_gives_its_place_back(world: World) -> None:
         await world.courier.attempt("del_1")
     assert share.in_flight("we_1") == 0
     assert share.try_take("we_1", "usr_a")
+
+
+async def test_a_job_snapshot_stands_for_the_read_and_a_stale_one_never_settles(
+    world: World,
+) -> None:
+    enqueued = await world.deliveries.get("del_1")
+    assert enqueued is not None
+    # The snapshot a job carries comes back as the delivery it was made of.
+    assert from_snapshot(json.loads(json.dumps(snapshot(enqueued)))) == enqueued
+    # Settled meanwhile (by another run): the stale snapshot sends once more (webhooks are at
+    # least once) but its settlement is refused, and the stored delivery decides: no more work.
+    assert await world.courier.attempt("del_1") is None
+    settled = await world.deliveries.get("del_1")
+    assert settled is not None and settled.status is DeliveryStatus.SUCCEEDED
+    assert await world.courier.attempt("del_1", known=enqueued) is None
+    assert await world.deliveries.get("del_1") == settled
+    attempts = (await world.deliveries.attempts_of(["del_1"]))["del_1"]
+    assert [a.status_code for a in attempts] == [200, 200]
+
+
+async def test_a_fresh_snapshot_makes_the_attempt_without_reading_the_delivery(
+    world: World,
+) -> None:
+    enqueued = await world.deliveries.get("del_1")
+    assert enqueued is not None
+
+    async def unreadable(delivery_id: str, owner_id: str | None = None) -> None:
+        raise AssertionError("the first run of a job reads no delivery")
+
+    world.deliveries.get = unreadable  # type: ignore[method-assign]
+    assert await world.courier.attempt("del_1", known=enqueued) is None
+    assert len(world.sender.sent) == 1

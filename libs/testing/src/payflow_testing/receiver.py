@@ -41,13 +41,17 @@ class Receiver:
 
     Reply: type[ScriptedReply]
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = False) -> None:
+        """`keep_alive`: answer in HTTP/1.1 and keep the connection open for the next request,
+        as production receivers do (the bench); by default one connection per request."""
         self.requests: list[Received] = []
         self._scripts: dict[str, list[ScriptedReply]] = {}
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)

@@ -16,12 +16,14 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job, JobStatus
 
 from payflow_contracts.streams import StreamNames
-from payflow_webhooks.domain.delivery import Delivery
+from payflow_webhooks.domain.delivery import Delivery, snapshot
 
 logger = logging.getLogger(__name__)
 
 DELIVER_WEBHOOK = "deliver_webhook"
-"""The ARQ function name of a delivery job: `deliver_webhook(ctx, delivery_id, traceparent)`."""
+"""The ARQ function name of a delivery job:
+`deliver_webhook(ctx, delivery_id, traceparent, snapshot)`, the snapshot being the delivery as it
+was enqueued (`domain.delivery.snapshot`; absent from jobs enqueued before it existed)."""
 
 
 def queue_name(streams: StreamNames) -> str:
@@ -74,6 +76,7 @@ class ArqDeliveryQueue:
             DELIVER_WEBHOOK,
             delivery.id,
             traceparent,
+            snapshot(delivery),
             _job_id=delivery.id,
             _queue_name=self._queue,
             _defer_until=due,

@@ -147,6 +147,9 @@ class InMemoryDeliveryStore:
         self._deliveries[delivery.id] = delivery
         return delivery
 
+    async def add_all(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        return [await self.add(d) for d in deliveries]
+
     async def get(self, delivery_id: str, owner_id: str | None = None) -> Delivery | None:
         found = self._deliveries.get(delivery_id)
         if found is None or (owner_id is not None and found.owner_id != owner_id):

@@ -24,7 +24,7 @@ from typing import Any
 from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from payflow_contracts.paging import PagePosition
 from payflow_service.mongo import insert_first
@@ -378,6 +378,9 @@ def _attempt(data: Mapping[str, Any]) -> Attempt:
     )
 
 
+DUPLICATE_KEY = 11000
+
+
 class MongoDeliveryStore:
     def __init__(self, deliveries: Collection, attempts: Collection) -> None:
         self._deliveries = deliveries
@@ -394,6 +397,26 @@ class MongoDeliveryStore:
                 raise
             return _delivery(data)
         return delivery
+
+    async def add_all(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        if len(deliveries) < 2:
+            return [await self.add(d) for d in deliveries]
+        try:
+            await self._deliveries.insert_many(
+                [_delivery_document(d) for d in deliveries], ordered=False
+            )
+        except BulkWriteError as failed:
+            errors = failed.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            # The (event, endpoint) pairs opened before (a redelivered event): their deliveries.
+            lost = [deliveries[e["index"]] for e in errors]
+            existing = {
+                (d.event_id, d.endpoint_id): d
+                for d in [await self.add(delivery) for delivery in lost]
+            }
+            return [existing.get((d.event_id, d.endpoint_id), d) for d in deliveries]
+        return list(deliveries)
 
     async def get(self, delivery_id: str, owner_id: str | None = None) -> Delivery | None:
         query: dict[str, Any] = {"_id": delivery_id}

@@ -7,10 +7,10 @@ source of truth; it is written with a compare-and-set on `version`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from payflow_contracts.paging import PagePosition
 from payflow_webhooks.domain.retry_policy import RetryPolicy
@@ -154,6 +154,31 @@ def open_delivery(
         updated_at=now,
         body=body,
     )
+
+
+_MOMENTS = ("next_attempt_at", "event_created_at", "created_at", "updated_at", "succeeded_at")
+
+
+def snapshot(delivery: Delivery) -> dict[str, Any]:
+    """The delivery as plain JSON values, carried by its job so that the job's first run needs
+    no read of the store (see `WebhookCourier.attempt`)."""
+    data: dict[str, Any] = {f.name: getattr(delivery, f.name) for f in fields(Delivery)}
+    data["status"] = delivery.status.value
+    for name in _MOMENTS:
+        moment = data[name]
+        data[name] = None if moment is None else moment.isoformat()
+    return data
+
+
+def from_snapshot(data: dict[str, Any]) -> Delivery:
+    """The delivery a `snapshot` was made of; ValueError (or KeyError, TypeError) for anything
+    else."""
+    values = dict(data)
+    values["status"] = DeliveryStatus(values["status"])
+    for name in _MOMENTS:
+        moment = values.get(name)
+        values[name] = None if moment is None else datetime.fromisoformat(moment)
+    return Delivery(**values)
 
 
 def describe_failure(result: AttemptResult) -> str:

@@ -62,11 +62,17 @@ class WebhookCourier:
         self._spread = spread
         self._share = share
 
-    async def attempt(self, delivery_id: str) -> timedelta | None:
+    async def attempt(self, delivery_id: str, known: Delivery | None = None) -> timedelta | None:
         """Make the delivery's next attempt if it is due; answers how long until the job should
-        run again, or None when the delivery needs no more work."""
+        run again, or None when the delivery needs no more work.
+
+        `known` is the delivery as its job was enqueued, given on the job's first run instead of
+        a read: if it has changed since (a replay, another worker), the compare-and-set on its
+        version refuses the settlement and the stored delivery decides, so at worst the receiver
+        gets one more copy of the event, which webhooks allow (at least once, deduplicated by
+        event id)."""
         span = trace.get_current_span()
-        delivery = await self._deliveries.get(delivery_id)
+        delivery = known if known is not None else await self._deliveries.get(delivery_id)
         if delivery is None or not delivery.is_pending:
             span.set_attribute("payflow.webhook.skipped", "not pending")
             return None

@@ -343,7 +343,7 @@ async def bench_main(
 ) -> list[dict[str, Any]]:
     rng = random.Random(args.seed)
     progress = make_progress()
-    receiver: Receiver | None = None if args.no_webhook else Receiver()
+    receiver: Receiver | None = None if args.no_webhook else Receiver(keep_alive=True)
     limits = httpx.Limits(max_connections=max([*args.concurrency, args.preload_concurrency]) + 20)
     async with httpx.AsyncClient(
         base_url=stack.url("gateway"), timeout=httpx.Timeout(60.0), limits=limits
