@@ -146,6 +146,30 @@ def wait_for_port(
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def wait_until_loaded(
+    port: int, password: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Redis listens before it has loaded its append-only file, and answers every command with
+    LOADING until then: started on the same data (a restart), it is ready only once PING works."""
+    import redis
+
+    client = redis.Redis(port=port, password=password, socket_timeout=1.0)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"redis exited with {process.returncode} while loading")
+            try:
+                client.ping()
+                return
+            except (redis.exceptions.BusyLoadingError, redis.exceptions.ConnectionError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"redis on {port} still loading after {timeout}s") from None
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
 @dataclass
 class EmbeddedStore:
     """A store server started as a child process for tests."""
@@ -197,6 +221,7 @@ def start_embedded_redis(
     data_dir = base_dir / "redis"
     process = _spawn(redis_command(port, data_dir, password), base_dir / "redis.log")
     wait_for_port(port, process=process)
+    wait_until_loaded(port, password, process=process)
     return EmbeddedStore(
         "redis", port, redis_url(port, password), process, data_dir, {"password": password}
     )
