@@ -340,3 +340,28 @@ async def test_a_fresh_snapshot_makes_the_attempt_without_reading_the_delivery(
     world.deliveries.get = unreadable  # type: ignore[method-assign]
     assert await world.courier.attempt("del_1", known=enqueued) is None
     assert len(world.sender.sent) == 1
+
+
+async def test_a_later_run_of_a_busy_endpoints_job_waits_without_reading_the_store(
+    world: World,
+) -> None:
+    share = FairShare(per_endpoint=1, per_owner=10)
+    world.courier._share = share
+    enqueued = await world.deliveries.get("del_1")
+    assert enqueued is not None
+    assert share.try_take("we_1", "usr_a")  # another job of the endpoint is in flight
+    reads: list[str] = []
+    stored_get = world.deliveries.get
+
+    async def counted(delivery_id: str, owner_id: str | None = None) -> object:
+        reads.append(delivery_id)
+        return await stored_get(delivery_id, owner_id)
+
+    world.deliveries.get = counted  # type: ignore[method-assign]
+    assert await world.courier.attempt("del_1", enqueued, current=False) == BUSY_DEFER / 2
+    assert reads == [] and world.sender.sent == []
+    share.give_back("we_1", "usr_a")
+    # Its turn: a later run reads the stored delivery (it may have changed) and sends it.
+    assert await world.courier.attempt("del_1", enqueued, current=False) is None
+    assert reads == ["del_1"] and len(world.sender.sent) == 1
+    assert share.in_flight("we_1") == 0

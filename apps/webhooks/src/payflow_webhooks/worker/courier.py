@@ -62,15 +62,38 @@ class WebhookCourier:
         self._spread = spread
         self._share = share
 
-    async def attempt(self, delivery_id: str, known: Delivery | None = None) -> timedelta | None:
+    async def attempt(
+        self, delivery_id: str, known: Delivery | None = None, *, current: bool = True
+    ) -> timedelta | None:
         """Make the delivery's next attempt if it is due; answers how long until the job should
         run again, or None when the delivery needs no more work.
 
-        `known` is the delivery as its job was enqueued, given on the job's first run instead of
-        a read: if it has changed since (a replay, another worker), the compare-and-set on its
-        version refuses the settlement and the stored delivery decides, so at worst the receiver
-        gets one more copy of the event, which webhooks allow (at least once, deduplicated by
-        event id)."""
+        `known` is the delivery as its job was enqueued. When `current` (the job's first run) it
+        stands for a read of the store: if it has changed since (a replay, another worker), the
+        compare-and-set on its version refuses the settlement and the stored delivery decides,
+        so at worst the receiver gets one more copy of the event, which webhooks allow (at least
+        once, deduplicated by event id). On any run it says whose share of the worker's slots the
+        delivery needs (its endpoint and owner never change), so a job of a busy endpoint waits
+        without reading the store."""
+        if known is None or self._share is None:
+            return await self._attempt(delivery_id, known if current else None, take_share=True)
+        if not self._share.try_take(known.endpoint_id, known.owner_id):
+            return self._busy()
+        try:
+            return await self._attempt(delivery_id, known if current else None, take_share=False)
+        finally:
+            self._share.give_back(known.endpoint_id, known.owner_id)
+
+    def _busy(self) -> timedelta:
+        # Its endpoint (or owner) has its share of this worker's slots: give the slot back to
+        # other endpoints' jobs and look again in a moment.
+        trace.get_current_span().set_attribute("payflow.webhook.skipped", "endpoint busy")
+        BUSY_DEFERRALS.inc()
+        return busy_defer(self._spread())
+
+    async def _attempt(
+        self, delivery_id: str, known: Delivery | None, *, take_share: bool
+    ) -> timedelta | None:
         span = trace.get_current_span()
         delivery = known if known is not None else await self._deliveries.get(delivery_id)
         if delivery is None or not delivery.is_pending:
@@ -81,14 +104,10 @@ class WebhookCourier:
         if due - now > EARLY_TOLERANCE:
             span.set_attribute("payflow.webhook.skipped", "not due")
             return due - now
-        if self._share is None:
+        if self._share is None or not take_share:
             return await self._attempt_due(delivery, now)
         if not self._share.try_take(delivery.endpoint_id, delivery.owner_id):
-            # Its endpoint (or owner) has its share of this worker's slots: give the slot back
-            # to other endpoints' jobs and look again in a moment.
-            span.set_attribute("payflow.webhook.skipped", "endpoint busy")
-            BUSY_DEFERRALS.inc()
-            return busy_defer(self._spread())
+            return self._busy()
         try:
             return await self._attempt_due(delivery, now)
         finally:

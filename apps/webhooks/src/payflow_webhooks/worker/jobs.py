@@ -28,11 +28,12 @@ async def deliver_webhook(
     """Attempt a delivery; `Retry(defer=...)` asks ARQ to run the job again after the delay.
 
     On the job's first run, the delivery as it was enqueued stands for a read of the store
-    (a later run, a retry or a run after a crash, reads it)."""
+    (a later run, a retry or a run after a crash, reads it); on every run it names the endpoint
+    and owner whose share of the worker's slots the attempt needs."""
     courier: WebhookCourier = ctx[COURIER]
     job_try = int(ctx.get("job_try", 1))
     known = None
-    if enqueued is not None and job_try == 1:
+    if enqueued is not None:
         try:
             known = from_snapshot(enqueued)
         except (KeyError, TypeError, ValueError):
@@ -51,6 +52,6 @@ async def deliver_webhook(
             "payflow.job_try": job_try,
         },
     ):
-        retry_in = await courier.attempt(delivery_id, known)
+        retry_in = await courier.attempt(delivery_id, known, current=job_try == 1)
     if retry_in is not None:
         raise Retry(defer=retry_in)
