@@ -9,10 +9,11 @@ the role `admin` (else 403 `forbidden`):
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime
 
 from payflow_gateway.auth.accounts import Accounts
 from payflow_gateway.auth.api_keys import ApiKeys
@@ -33,6 +34,7 @@ from payflow_gateway.ports import (
     WebhooksRelay,
 )
 from payflow_gateway.settings import GatewaySettings
+from payflow_gateway.transfers import transfer_filters
 from payflow_service.components import provider
 
 _components = provider(Components)
@@ -57,6 +59,29 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def _transfer_filters(
+    user: CurrentUser,
+    status: Annotated[str | None, Query(pattern="^(pending|processing|completed|failed)$")] = None,
+    wallet_id: str | None = None,
+    created_gte: AwareDatetime | None = None,
+    created_lte: AwareDatetime | None = None,
+    payment_link_id: str | None = None,
+) -> dict[str, Any]:
+    return transfer_filters(
+        user.id,
+        status=status,
+        wallet_id=wallet_id,
+        payment_link_id=payment_link_id,
+        created_gte=created_gte,
+        created_lte=created_lte,
+    )
+
+
+TransferFilters = Annotated[dict[str, Any], Depends(_transfer_filters)]
+"""The caller's transfer list query (its filters from the query string): the list and its CSV
+export take the same ones."""
 
 
 async def admin_user(user: CurrentUser) -> User:

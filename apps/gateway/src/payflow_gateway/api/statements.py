@@ -9,11 +9,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from payflow_gateway.deps import CurrentUser, Ledger, Services, Wallets
+from payflow_gateway.deps import CurrentUser, Ledger, Services, TransferFilters, Wallets
 from payflow_gateway.domain.errors import WalletNotFound
 from payflow_gateway.problems import problem_responses
 from payflow_gateway.statements import statement_chunks, transfer_chunks
-from payflow_gateway.transfers import transfer_filters
 from payflow_service import ProblemError
 
 router = APIRouter(prefix="/v1", tags=["statements"])
@@ -70,23 +69,7 @@ async def wallet_statement(
     tags=["transfers"],
     summary="The transfer list (same filters as GET /v1/transfers), every page, as CSV",
 )
-async def export_transfers(
-    user: CurrentUser,
-    services: Services,
-    status: Annotated[str | None, Query(pattern="^(pending|processing|completed|failed)$")] = None,
-    wallet_id: str | None = None,
-    payment_link_id: str | None = None,
-    created_gte: AwareDatetime | None = None,
-    created_lte: AwareDatetime | None = None,
-) -> StreamingResponse:
-    params = transfer_filters(
-        user.id,
-        status=status,
-        wallet_id=wallet_id,
-        payment_link_id=payment_link_id,
-        created_gte=created_gte,
-        created_lte=created_lte,
-    )
+async def export_transfers(services: Services, params: TransferFilters) -> StreamingResponse:
     return StreamingResponse(
         transfer_chunks(services, params),
         media_type=CSV,

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 from sse_starlette.sse import EventSourceResponse
 
 from payflow_contracts.transfers import TransferPublic, TransferView
@@ -22,6 +21,7 @@ from payflow_gateway.deps import (
     Services,
     Settings,
     Streams,
+    TransferFilters,
     Wallets,
 )
 from payflow_gateway.domain.errors import (
@@ -42,7 +42,6 @@ from payflow_gateway.transfers import (
     answer,
     await_terminal,
     public_body,
-    transfer_filters,
     wait_seconds,
 )
 
@@ -250,24 +249,11 @@ async def get_transfer(
 
 @router.get("/transfers", response_model=TransferList, responses=problem_responses(400, 401, 422))
 async def list_transfers(
-    user: CurrentUser,
     services: Services,
-    status: Annotated[str | None, Query(pattern="^(pending|processing|completed|failed)$")] = None,
-    wallet_id: str | None = None,
-    created_gte: AwareDatetime | None = None,
-    created_lte: AwareDatetime | None = None,
-    payment_link_id: str | None = None,
+    params: TransferFilters,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> Response:
-    params = transfer_filters(
-        user.id,
-        status=status,
-        wallet_id=wallet_id,
-        payment_link_id=payment_link_id,
-        created_gte=created_gte,
-        created_lte=created_lte,
-    )
     params["limit"] = limit
     if cursor is not None:
         params["cursor"] = cursor
