@@ -163,6 +163,43 @@ async def test_unset_and_dotted_paths_update_one_key_of_a_map(mongo_db: Any) -> 
     }
 
 
+async def test_lt_matches_neither_an_absent_nor_a_null_field(mongo_db: Any) -> None:
+    """The wallet's fresh-decision guard (`pruned_through_ms` below the issue time) must fail
+    on a wallet whose value is unknown, stored as null or not stored at all."""
+    wallets = mongo_db["wallets"]
+    await wallets.insert_many(
+        [
+            {"_id": "absent"},
+            {"_id": "null", "pruned_through_ms": None},
+            {"_id": "known", "pruned_through_ms": 5},
+        ]
+    )
+    found = [d["_id"] async for d in wallets.find({"pruned_through_ms": {"$lt": 2**62}})]
+    assert found == ["known"]
+    assert (
+        await wallets.update_one(
+            {"_id": "null", "pruned_through_ms": {"$lt": 9}}, {"$set": {"x": 1}}
+        )
+    ).matched_count == 0
+
+
+async def test_a_map_value_may_be_a_subdocument_set_and_unset_by_its_dotted_path(
+    mongo_db: Any,
+) -> None:
+    wallets = mongo_db["wallets"]
+    await wallets.insert_one({"_id": "w", "marks": {"old:debit": "debited"}})
+    mark = {"v": "debited", "k": "debit", "a": 10, "c": "USD", "i": 1_700_000_000_123, "t": 5}
+    await wallets.update_one(
+        {"_id": "w", "marks.new:debit": {"$exists": False}}, {"$set": {"marks.new:debit": mark}}
+    )
+    assert (await wallets.find_one({"_id": "w"}))["marks"] == {
+        "old:debit": "debited",
+        "new:debit": mark,
+    }
+    await wallets.update_one({"_id": "w"}, {"$unset": {"marks.new:debit": ""}})
+    assert (await wallets.find_one({"_id": "w"}))["marks"] == {"old:debit": "debited"}
+
+
 async def test_aggregate_sums_per_group(mongo_db: Any) -> None:
     entries = mongo_db["entries"]
     await entries.insert_many(

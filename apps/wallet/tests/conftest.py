@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from payflow_contracts import Envelope
+from payflow_contracts.clock import utc_now
 from payflow_contracts.saga import CreditWallet, SagaCommand, SagaStep, StepReply
 from payflow_messaging import BusSigner, StreamPublisher
 from payflow_wallet.bootstrap import Components
@@ -98,6 +99,7 @@ class RunningWallet:
                 amount=amount,
                 currency="USD",
                 wallet_id=wallet_id,
+                saga_created_at=utc_now(),  # as the orchestrator says on every command
             )
         )
         assert (await self.reply_to(sent)).outcome == "credited"
@@ -128,6 +130,7 @@ def start_wallet(stores: Any, mongo_client: Any, unique: str) -> StartWallet:
             "stream_block_ms": 100,
             "stream_reclaim_interval_s": 0.2,
             "mark_prune_interval_s": 0.2,
+            "mark_min_age_s": 0.0,
             **overrides,
         }
         settings = WalletSettings(**options)

@@ -57,7 +57,7 @@ def compose(settings: WalletSettings) -> Compose:
             signer,
         )
         handlers.register(consumer)
-        pruner = MarkPruner(wallets, operations)
+        pruner = MarkPruner(wallets, operations, min_age_s=settings.mark_min_age_s)
         runtime.start_loop("wallet-commands", consumer.run(runtime.stopping))
         runtime.start_loop(
             "wallet-mark-pruner",

@@ -8,6 +8,7 @@ stays pending, is retried, then dead-lettered), `timeout` acknowledges and does 
 from __future__ import annotations
 
 from payflow_contracts import Envelope
+from payflow_contracts.clock import epoch_millis
 from payflow_contracts.faults import FaultAction
 from payflow_contracts.saga import (
     CancelCredit,
@@ -76,6 +77,7 @@ class WalletCommandHandlers:
             currency=command.currency,
             compensates=compensates,
             fault_reject=action is FaultAction.REJECT,
+            issued_ms=(epoch_millis(command.saga_created_at) if command.saga_created_at else None),
         )
         record = await self._operations.settle(request)
         await self._participant.reply(

@@ -41,9 +41,14 @@ class WalletRepository(Protocol):
         Every write also moves `version` and sets `updated_at` to the store's clock."""
 
     async def prune_marks(
-        self, wallet_id: str, marks_epoch: int, operation_ids: Collection[str]
+        self,
+        wallet_id: str,
+        marks_epoch: int,
+        operation_ids: Collection[str],
+        pruned_through_ms: int | None,
     ) -> bool:
-        """Drop these marks and bump the epoch, if the epoch is still `marks_epoch`."""
+        """Drop these marks, bump the epoch and set `pruned_through_ms`, if the epoch is still
+        `marks_epoch`."""
 
     async def with_marks(self, limit: int, after_id: str | None = None) -> list[Wallet]:
         """Wallets that hold marks, in id order after `after_id` (the pruner pages through)."""
@@ -51,6 +56,10 @@ class WalletRepository(Protocol):
 
 class OperationLog(Protocol):
     async def find(self, operation_ids: Collection[str]) -> dict[str, OperationRecord]: ...
+
+    async def record_all(self, records: Collection[OperationRecord]) -> None:
+        """Store each record unless one with its operation id exists (that one stays), in one
+        write however many there are."""
 
     async def record(self, record: OperationRecord) -> OperationRecord:
         """Store the record unless one with its operation id exists; return the stored one.

@@ -1,24 +1,28 @@
 """Saga operations on wallets (debit, credit, refund, cancel credit), each at most once.
 
 How one operation is settled, and why it is safe:
-1. Read the wallet (its balance, status, marks and `marks_epoch`), THEN the operation records
-   of the operation and of the step it compensates.
-2. Decide (pure domain). Either the verdict is already known (a record, or a mark in the
-   wallet), or the decision is written as ONE guarded update of the wallet that changes the
-   balance and sets the operation's mark together. The guard holds the epoch read in step 1
-   and the absence of the marks being set, so of any number of concurrent deliveries exactly
-   one write succeeds; the others miss, read again, and find the mark.
-3. Record the verdict in `wallet_operations` (unique id = operation id; the first record wins
-   and is the reply every repeat gets). Marks are pruned later, only once recorded, and a prune
-   bumps the epoch: a decision read before a prune (which might no longer see a pruned mark)
-   can therefore never be written. That is why the wallet is read before the records.
+1. Read the wallet (its balance, status, marks, `marks_epoch` and `pruned_through_ms`); a
+   wallet this process wrote last stands for that read.
+2. If the operation was issued after every mark ever pruned from the wallet
+   (`domain.operations.needs_records` is False), the wallet alone says whether it, or the
+   step it compensates, was decided: their marks are there or they never were. Otherwise
+   read the operation records of both too, AFTER the wallet.
+3. Decide (pure domain). Either the verdict is already known (a mark or a record), or the
+   decision is written as ONE guarded update of the wallet that changes the balance and sets
+   the operation's mark, which carries everything its record needs. The guard holds the
+   absence of the marks being set, so of any number of concurrent deliveries exactly one write
+   succeeds; the others miss, read again, and find the mark. It also holds what step 2 relied
+   on: that `pruned_through_ms` is still below the operation's issue time, or (when the
+   records were read) that the marks epoch, which every prune bumps, is still the one read
+   before the records. A decision that might have missed a pruned mark is never written.
+4. Reply. Nothing else is written on the path: the mark pruner (`mark_pruner`) writes the
+   records of marks old enough, then drops those marks in one guarded write that bumps the
+   epoch and raises `pruned_through_ms`.
 A crash at any point leaves either nothing, or a mark (the decision, replayed on redelivery),
-or a mark and its record.
+or a mark and its record (the pruner's insert is repeated harmlessly), or the record alone.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from payflow_contracts.clock import Clock, utc_now
 from payflow_wallet.domain.errors import WalletContention
@@ -30,6 +34,8 @@ from payflow_wallet.domain.operations import (
     Settled,
     applied,
     decide,
+    needs_records,
+    record_from_mark,
     record_of,
 )
 from payflow_wallet.domain.wallet import Verdict, Wallet
@@ -59,47 +65,51 @@ class WalletOperations:
     async def settle(self, request: OperationRequest) -> OperationRecord:
         """Decide and apply `request` once, however often it is called; return its record."""
         remembered = self._remembered.pop(request.wallet_id, None)
+        op = request.operation_id
         for _ in range(self._max_attempts):
             wallet, remembered = remembered, None
             if wallet is None:
                 wallet = await self._wallets.get(request.wallet_id)  # before the records
-            recorded = await self._operations.find(request.operation_ids)
-            if request.operation_id in recorded:
-                return recorded[request.operation_id]
-            decision = decide(request, wallet, {op: r.verdict for op, r in recorded.items()})
+            recorded: dict[str, OperationRecord] = {}
+            if needs_records(request, wallet):
+                recorded = await self._operations.find(request.operation_ids)
+                if op in recorded:
+                    return recorded[op]
+            now = self._clock()
+            decision = decide(request, wallet, {o: r.verdict for o, r in recorded.items()}, now)
             match decision:
                 case Settled(verdict):
-                    return await self._record(request, verdict, wallet)
+                    assert wallet is not None  # a verdict known without a record is a mark
+                    self._remember(wallet)
+                    mark = wallet.marks[op]
+                    if mark.carries_record:
+                        return record_from_mark(wallet.id, op, mark)
+                    return await self._record_legacy(request, verdict, wallet)
                 case Decide(verdict, change, guard):
                     assert wallet is not None
                     if await self._wallets.apply(wallet.id, guard, change):
                         self._remember(applied(wallet, change))
-                        return await self._record(request, verdict, wallet, change.marks)
+                        return record_of(request, op, verdict, now)
                 case RecordOnly(verdicts):
                     settled = await self._record_without_wallet(request, verdicts)
                     if settled is not None:
                         return settled
-        raise WalletContention(request.operation_id)
+        raise WalletContention(op)
 
     def _remember(self, wallet: Wallet) -> None:
         if len(self._remembered) >= self._capacity:
             self._remembered.pop(next(iter(self._remembered)))
         self._remembered[wallet.id] = wallet
 
-    async def _record(
-        self,
-        request: OperationRequest,
-        verdict: Verdict,
-        wallet: Wallet | None,
-        new_marks: Mapping[str, Verdict] | None = None,
+    async def _record_legacy(
+        self, request: OperationRequest, verdict: Verdict, wallet: Wallet
     ) -> OperationRecord:
+        """A mark written before marks carried their record: record it (first record wins), as
+        was done then, so that the pruner may drop it. A compensation that settled its step as
+        cancelled records that tombstone first."""
         now = self._clock()
-        # A compensation that settled its step as cancelled records that tombstone first, so
-        # the pruner can drop both marks and a late step still finds its verdict.
         target = request.target_operation_id
-        marks = dict(wallet.marks) if wallet else {}
-        marks.update(new_marks or {})
-        if target is not None and marks.get(target) is Verdict.CANCELLED:
+        if target is not None and wallet.verdict_of(target) is Verdict.CANCELLED:
             await self._operations.record(record_of(request, target, Verdict.CANCELLED, now))
         return await self._operations.record(record_of(request, request.operation_id, verdict, now))
 

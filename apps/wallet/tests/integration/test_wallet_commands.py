@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from payflow_contracts import Envelope
+from payflow_contracts.clock import epoch_millis, utc_now
 from payflow_contracts.saga import (
     CancelCredit,
     CreditWallet,
@@ -20,13 +22,23 @@ from payflow_contracts.saga import (
 )
 from payflow_wallet.domain.operations import (
     Decide,
+    Guard,
     OperationKind,
     OperationRequest,
+    WalletChange,
     decide,
 )
+from payflow_wallet.domain.wallet import Mark, Verdict
 from payflow_wallet.wallet_operations import WalletOperations
 
 pytestmark = pytest.mark.integration
+
+_STARTED: dict[str, datetime] = {}
+
+
+def started(saga: str) -> datetime:
+    """When `saga` began, as its orchestrator says on every command of it: fixed at first use."""
+    return _STARTED.setdefault(saga, utc_now())
 
 
 def debit(saga: str, wallet_id: str, amount: int, **kw: Any) -> DebitWallet:
@@ -36,7 +48,7 @@ def debit(saga: str, wallet_id: str, amount: int, **kw: Any) -> DebitWallet:
         amount=amount,
         currency="USD",
         wallet_id=wallet_id,
-        **kw,
+        **{"saga_created_at": started(saga), **kw},
     )
 
 
@@ -47,27 +59,29 @@ def credit(saga: str, wallet_id: str, amount: int, **kw: Any) -> CreditWallet:
         amount=amount,
         currency="USD",
         wallet_id=wallet_id,
-        **kw,
+        **{"saga_created_at": started(saga), **kw},
     )
 
 
-def refund(saga: str, wallet_id: str, amount: int) -> RefundWallet:
+def refund(saga: str, wallet_id: str, amount: int, **kw: Any) -> RefundWallet:
     return RefundWallet(
         saga_id=saga,
         step=SagaStep.REFUND_SOURCE,
         amount=amount,
         currency="USD",
         wallet_id=wallet_id,
+        **{"saga_created_at": started(saga), **kw},
     )
 
 
-def cancel_credit(saga: str, wallet_id: str, amount: int) -> CancelCredit:
+def cancel_credit(saga: str, wallet_id: str, amount: int, **kw: Any) -> CancelCredit:
     return CancelCredit(
         saga_id=saga,
         step=SagaStep.CANCEL_CREDIT,
         amount=amount,
         currency="USD",
         wallet_id=wallet_id,
+        **{"saga_created_at": started(saga), **kw},
     )
 
 
@@ -96,6 +110,7 @@ async def test_a_hundred_concurrent_debits_of_10_on_500_debit_exactly_50_and_nev
         assert outcomes.count(StepOutcome.INSUFFICIENT_FUNDS) == 50
         assert await wallet.balance(wallet_id) == 0
         assert await watcher >= 0
+        await wallet.components.pruner.prune_once()  # records are written off the hot path
         records = await wallet.components.operations.find(
             [f"tr_{i:03d}:debit_source" for i in range(100)]
         )
@@ -133,15 +148,39 @@ class SlowRecordReads:
     async def record(self, record: Any) -> Any:
         return await self._log.record(record)
 
+    async def record_all(self, records: Any) -> None:
+        await self._log.record_all(records)
 
+
+class SlowWalletReads:
+    """The real wallet repository, slow to deliver what it read: a decision made on the wallet
+    alone (no records read) has the same window for a prune to land in."""
+
+    def __init__(self, wallets: Any) -> None:
+        self._wallets = wallets
+
+    async def get(self, wallet_id: str) -> Any:
+        found = await self._wallets.get(wallet_id)
+        await asyncio.sleep(random.uniform(0, 0.02))
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wallets, name)
+
+
+@pytest.mark.parametrize("says_when", [True, False], ids=["saga-start-known", "saga-start-unknown"])
 async def test_concurrent_duplicates_decide_once_even_while_marks_are_pruned_under_them(
-    wallet_service: Any,
+    wallet_service: Any, says_when: bool
 ) -> None:
-    """Twenty settlements of one debit at once, with the pruner dropping marks in a loop: the
-    marks epoch is what stops a handler from deciding again on a mark pruned after its read."""
+    """Twenty settlements of one debit at once, with the pruner dropping marks in a loop. When
+    the command says when its saga began, the wallet alone decides, and `pruned_through_ms` in
+    the guard stops a handler from deciding again on a mark pruned after its read; when it
+    does not, the records are read and the marks epoch does."""
     wallet_id = await wallet_service.funded_wallet(10_000)
     components = wallet_service.components
-    operations = WalletOperations(components.wallets, SlowRecordReads(components.operations))
+    operations = WalletOperations(
+        SlowWalletReads(components.wallets), SlowRecordReads(components.operations)
+    )
     stop = asyncio.Event()
 
     async def prune_continuously() -> None:
@@ -158,6 +197,7 @@ async def test_concurrent_duplicates_decide_once_even_while_marks_are_pruned_und
             wallet_id=wallet_id,
             amount=100,
             currency="USD",
+            issued_ms=epoch_millis(utc_now()) if says_when else None,
         )
         records = await asyncio.gather(*(operations.settle(request) for _ in range(20)))
         assert {r.outcome for r in records} == {StepOutcome.DEBITED}
@@ -333,7 +373,7 @@ async def test_a_crash_after_the_wallet_write_is_finished_by_the_redelivery(
         amount=100,
         currency="USD",
     )
-    decision = decide(request, await wallets.get(wallet_id), {})
+    decision = decide(request, await wallets.get(wallet_id), {}, utc_now())
     assert isinstance(decision, Decide)
     assert await wallets.apply(wallet_id, decision.guard, decision.change)
     assert await wallet_service.components.operations.find([request.operation_id]) == {}
@@ -445,3 +485,74 @@ async def test_a_compensation_carrying_a_fault_still_settles(wallet_service: Any
     await wallet_service.components.handlers.refund_wallet(envelope)
     replies = [r for _, r in await wallet_service.all_replies() if r.saga_id == "tr_cf"]
     assert [r.outcome for r in replies] == [StepOutcome.DEBIT_CANCELLED]
+
+
+# ---------------------------------------------------------------- marks and their records
+
+
+async def test_a_decision_writes_the_wallet_alone_and_the_pruner_records_it_later(
+    wallet_service: Any,
+) -> None:
+    """On the hot path the mark is the decision and carries its record; the pruner writes the
+    record, then drops the mark and raises `pruned_through_ms` to the saga's start. A repeat
+    issued no later than that reads the record and answers the first reply."""
+    components = wallet_service.components
+    wallet_id = await wallet_service.funded_wallet(500)
+    first = await wallet_service.reply_to(await wallet_service.send(debit("tr_rec", wallet_id, 70)))
+    assert first.outcome is StepOutcome.DEBITED
+    marked = await components.wallets.get(wallet_id)
+    assert marked.marks["tr_rec:debit_source"].carries_record
+    assert await components.operations.find(["tr_rec:debit_source"]) == {}
+    while "tr_rec:debit_source" in (await components.wallets.get(wallet_id)).marks:
+        await components.pruner.prune_once()
+    record = (await components.operations.find(["tr_rec:debit_source"]))["tr_rec:debit_source"]
+    assert (record.outcome, record.amount, record.wallet_id) == (
+        StepOutcome.DEBITED,
+        70,
+        wallet_id,
+    )
+    pruned = await components.wallets.get(wallet_id)
+    assert pruned.pruned_through_ms >= epoch_millis(started("tr_rec"))
+    again = await wallet_service.reply_to(await wallet_service.send(debit("tr_rec", wallet_id, 70)))
+    assert again == first
+    assert await wallet_service.balance(wallet_id) == 430
+
+
+async def test_a_legacy_mark_is_recorded_by_its_repeat_and_pruned_only_once_recorded(
+    wallet_service: Any,
+) -> None:
+    """A mark written by a wallet service from before marks carried their record (the verdict
+    alone) whose process died before recording it: the pruner keeps it, the redelivered command
+    replays and records it, and once pruned the wallet no longer knows what it forgot, so every
+    later operation on it reads the records."""
+    components = wallet_service.components
+    wallet_id = await wallet_service.funded_wallet(500)
+    wallet = await components.wallets.get(wallet_id)
+    op = "tr_legacy:debit_source"
+    assert await components.wallets.apply(
+        wallet_id,
+        Guard(wallet.marks_epoch, (op,), balance_at_least=100),
+        WalletChange(-100, {op: Mark(Verdict.DEBITED)}),
+    )
+    components.wallet_operations._remembered.clear()  # a restarted process remembers nothing
+    for _ in range(3):
+        await components.pruner.prune_once()
+    assert op in (await components.wallets.get(wallet_id)).marks
+    reply = await wallet_service.reply_to(
+        await wallet_service.send(debit("tr_legacy", wallet_id, 100, saga_created_at=None))
+    )
+    assert reply.outcome is StepOutcome.DEBITED
+    assert await wallet_service.balance(wallet_id) == 400
+    assert op in await components.operations.find([op])
+    while op in (await components.wallets.get(wallet_id)).marks:
+        await components.pruner.prune_once()
+    assert (await components.wallets.get(wallet_id)).pruned_through_ms is None
+    later = await wallet_service.reply_to(
+        await wallet_service.send(debit("tr_after", wallet_id, 50))
+    )
+    assert later.outcome is StepOutcome.DEBITED
+    repeat = await wallet_service.reply_to(
+        await wallet_service.send(debit("tr_legacy", wallet_id, 100))
+    )
+    assert repeat == reply
+    assert await wallet_service.balance(wallet_id) == 350

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,13 +30,24 @@ from payflow_wallet.domain.operations import (
     OperationRecord,
     WalletChange,
 )
-from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus, open_wallet
+from payflow_wallet.domain.wallet import Mark, Verdict, Wallet, WalletStatus, open_wallet
 from payflow_wallet.ports import OperationLog, WalletRepository
 
 pytestmark = pytest.mark.integration
 
 OP = "tr_1:debit_source"
 ACTIVE = frozenset({WalletStatus.ACTIVE})
+DECIDED = datetime(2026, 1, 5, 12, 0, 0, 123000, tzinfo=UTC)  # at the store's precision
+
+
+def mark(verdict: Verdict, issued_ms: int | None = 1_000, amount: int = 10) -> Mark:
+    """A mark carrying its record, as the wallet writes them."""
+    kind = OperationKind.CREDIT if verdict is Verdict.CREDITED else OperationKind.DEBIT
+    return Mark(verdict, kind, amount, "USD", issued_ms, DECIDED)
+
+
+def verdicts(wallet: Wallet) -> dict[str, Verdict]:
+    return {op: m.verdict for op, m in wallet.marks.items()}
 
 
 @pytest.fixture(params=["mongo", "memory"])
@@ -69,7 +80,9 @@ async def funded(
 ) -> Wallet:
     await wallets.add(a_wallet(at, wallet_id))
     assert await wallets.apply(
-        wallet_id, Guard(0, ("seed",)), WalletChange(balance, {"seed": Verdict.CREDITED})
+        wallet_id,
+        Guard(0, ("seed",)),
+        WalletChange(balance, {"seed": mark(Verdict.CREDITED, amount=balance)}),
     )
     stored = await wallets.get(wallet_id)
     assert stored is not None
@@ -153,13 +166,14 @@ async def test_a_guarded_change_applies_balance_and_marks_in_one_write(
     wallets: WalletRepository, now: datetime
 ) -> None:
     wallet = await funded(wallets, 100, now)
-    change = WalletChange(-30, {OP: Verdict.DEBITED})
+    change = WalletChange(-30, {OP: mark(Verdict.DEBITED, amount=30)})
     guard = Guard(wallet.marks_epoch, (OP,), ACTIVE, balance_at_least=30)
     assert await wallets.apply("wal_1", guard, change)
     stored = await wallets.get("wal_1")
     assert stored is not None
     assert stored.balance == 70
-    assert stored.marks[OP] is Verdict.DEBITED
+    assert stored.marks[OP] == change.marks[OP]  # the record it carries reads back whole
+    assert stored.marks[OP].carries_record
     assert stored.version == wallet.version + 1
     # The store stamps the write with its own clock, as a tz-aware datetime.
     assert stored.updated_at.tzinfo is not None and stored.updated_at >= wallet.updated_at
@@ -176,16 +190,21 @@ async def test_a_guarded_change_applies_balance_and_marks_in_one_write(
         Guard(0, ("tr_2:x",), statuses=frozenset({WalletStatus.FROZEN})),
         Guard(0, ("tr_2:x",), balance_at_least=101),
         Guard(0, ("tr_2:x",), balance_below=100),
+        # A fresh decision's guard: `pruned_through_ms` starts at 0, which is not below 0.
+        Guard(None, ("tr_2:x",), pruned_before=0),
+        Guard(None, ("tr_2:x", "seed"), pruned_before=5),
     ],
 )
 async def test_a_change_whose_guard_fails_writes_nothing(
     wallets: WalletRepository, guard: Guard, now: datetime
 ) -> None:
     before = await funded(wallets, 100, now)
-    assert not await wallets.apply("wal_1", guard, WalletChange(-1, {"tr_2:x": Verdict.DEBITED}))
+    assert not await wallets.apply(
+        "wal_1", guard, WalletChange(-1, {"tr_2:x": mark(Verdict.DEBITED, amount=1)})
+    )
     assert await wallets.get("wal_1") == before
     assert not await wallets.apply(
-        "wal_nope", Guard(0, ()), WalletChange(1, {"a": Verdict.CREDITED})
+        "wal_nope", Guard(0, ()), WalletChange(1, {"a": mark(Verdict.CREDITED, amount=1)})
     )
 
 
@@ -199,14 +218,14 @@ async def test_fifty_concurrent_guarded_debits_never_take_the_balance_below_zero
         return await wallets.apply(
             "wal_1",
             Guard(0, (op,), ACTIVE, balance_at_least=10),
-            WalletChange(-10, {op: Verdict.DEBITED}),
+            WalletChange(-10, {op: mark(Verdict.DEBITED)}),
         )
 
     results = await asyncio.gather(*(debit(i) for i in range(50)))
     assert sum(results) == 25
     stored = await wallets.get("wal_1")
     assert stored is not None and stored.balance == 0
-    assert sum(v is Verdict.DEBITED for v in stored.marks.values()) == 25
+    assert sum(v is Verdict.DEBITED for v in verdicts(stored).values()) == 25
 
 
 async def test_operation_ids_with_dots_and_dollars_are_safe_mark_keys(
@@ -216,9 +235,10 @@ async def test_operation_ids_with_dots_and_dollars_are_safe_mark_keys(
     odd = "tr_$weird.saga%:debit_source"
     assert operation_of(mark_key(odd)) == odd and "." not in mark_key(odd)
     assert await wallets.apply(
-        "wal_1", Guard(wallet.marks_epoch, (odd,)), WalletChange(-10, {odd: Verdict.DEBITED})
+        "wal_1", Guard(wallet.marks_epoch, (odd,)), WalletChange(-10, {odd: mark(Verdict.DEBITED)})
     )
-    assert (await wallets.get("wal_1")).marks[odd] is Verdict.DEBITED  # type: ignore[union-attr]
+    stored = await wallets.get("wal_1")
+    assert stored is not None and stored.verdict_of(odd) is Verdict.DEBITED
 
 
 async def test_a_prune_drops_only_the_named_marks_and_moves_the_epoch(
@@ -226,26 +246,27 @@ async def test_a_prune_drops_only_the_named_marks_and_moves_the_epoch(
 ) -> None:
     wallet = await funded(wallets, 10, now)
     assert await wallets.apply(
-        "wal_1", Guard(0, (OP,)), WalletChange(0, {OP: Verdict.INSUFFICIENT_FUNDS})
+        "wal_1", Guard(0, (OP,)), WalletChange(0, {OP: mark(Verdict.INSUFFICIENT_FUNDS)})
     )
     assert [w.id for w in await wallets.with_marks(10)] == ["wal_1"]
     # The pruner pages in id order: a page after this wallet is empty, one before it holds it.
     assert [w.id for w in await wallets.with_marks(10, after_id="wal_0")] == ["wal_1"]
     assert await wallets.with_marks(10, after_id="wal_1") == []
-    assert not await wallets.prune_marks("wal_1", wallet.marks_epoch + 1, ["seed"])
-    assert await wallets.prune_marks("wal_1", wallet.marks_epoch, ["seed"])
+    assert not await wallets.prune_marks("wal_1", wallet.marks_epoch + 1, ["seed"], 1_000)
+    assert await wallets.prune_marks("wal_1", wallet.marks_epoch, ["seed"], 1_000)
     stored = await wallets.get("wal_1")
     assert stored is not None
-    assert dict(stored.marks) == {OP: Verdict.INSUFFICIENT_FUNDS}
+    assert verdicts(stored) == {OP: Verdict.INSUFFICIENT_FUNDS}
+    assert stored.pruned_through_ms == 1_000
     assert stored.marks_epoch == wallet.marks_epoch + 1
     assert stored.balance == 10 and stored.version == wallet.version + 1
     # A decision read at the old epoch can no longer be written.
     assert not await wallets.apply(
         "wal_1",
         Guard(wallet.marks_epoch, ("tr_9:x",)),
-        WalletChange(1, {"tr_9:x": Verdict.CREDITED}),
+        WalletChange(1, {"tr_9:x": mark(Verdict.CREDITED, amount=1)}),
     )
-    assert await wallets.prune_marks("wal_1", stored.marks_epoch, [OP])
+    assert await wallets.prune_marks("wal_1", stored.marks_epoch, [OP], 1_000)
     assert await wallets.with_marks(10) == []
 
 
@@ -293,3 +314,75 @@ async def test_a_wallet_read_back_is_equal_after_a_round_trip_through_replace(
     wallet = replace(a_wallet(now), status=WalletStatus.CLOSED, balance=0)
     await wallets.add(wallet)
     assert await wallets.get(wallet.id) == wallet
+
+
+async def test_a_fresh_guard_holds_only_while_nothing_issued_that_late_was_pruned(
+    wallets: WalletRepository, now: datetime
+) -> None:
+    """`Guard.pruned_before`: the write succeeds only while `pruned_through_ms` is below it,
+    whatever the epoch (a prune of older marks does not disturb a fresh decision)."""
+    wallet = await funded(wallets, 100, now)
+    assert wallet.pruned_through_ms == 0
+    assert await wallets.prune_marks("wal_1", wallet.marks_epoch, ["seed"], 5_000)
+    late = Guard(None, ("tr_2:debit_source",), ACTIVE, balance_at_least=10, pruned_before=5_001)
+    early = Guard(None, ("tr_3:debit_source",), ACTIVE, balance_at_least=10, pruned_before=5_000)
+    assert not await wallets.apply(
+        "wal_1", early, WalletChange(-10, {"tr_3:debit_source": mark(Verdict.DEBITED, 5_000)})
+    )
+    assert await wallets.apply(
+        "wal_1", late, WalletChange(-10, {"tr_2:debit_source": mark(Verdict.DEBITED, 5_001)})
+    )
+    stored = await wallets.get("wal_1")
+    assert stored is not None and stored.balance == 90
+    assert stored.marks_epoch == wallet.marks_epoch + 1  # the prune's epoch did not matter
+    # Once a prune cannot say when its marks were issued, no fresh guard holds any more.
+    assert await wallets.prune_marks("wal_1", stored.marks_epoch, ["tr_2:debit_source"], None)
+    unknown = await wallets.get("wal_1")
+    assert unknown is not None and unknown.pruned_through_ms is None
+    far = Guard(None, ("tr_4:debit_source",), pruned_before=2**62)
+    assert not await wallets.apply(
+        "wal_1", far, WalletChange(-1, {"tr_4:debit_source": mark(Verdict.DEBITED, 2**61)})
+    )
+    assert (await wallets.get("wal_1")) == unknown
+
+
+async def test_a_wallet_stored_with_an_unknown_pruned_through_refuses_every_fresh_guard(
+    wallets: WalletRepository, now: datetime
+) -> None:
+    await wallets.add(replace(a_wallet(now), pruned_through_ms=None))
+    stored = await wallets.get("wal_1")
+    assert stored is not None and stored.pruned_through_ms is None
+    fresh = Guard(None, (OP,), pruned_before=2**62)
+    assert not await wallets.apply("wal_1", fresh, WalletChange(5, {OP: mark(Verdict.CREDITED)}))
+    assert await wallets.apply(
+        "wal_1", Guard(0, (OP,)), WalletChange(5, {OP: mark(Verdict.CREDITED)})
+    )
+
+
+async def test_a_legacy_mark_reads_back_as_a_verdict_alone(
+    wallets: WalletRepository, now: datetime
+) -> None:
+    await funded(wallets, 10, now)
+    assert await wallets.apply(
+        "wal_1", Guard(0, (OP,)), WalletChange(0, {OP: Mark(Verdict.INSUFFICIENT_FUNDS)})
+    )
+    stored = await wallets.get("wal_1")
+    assert stored is not None
+    assert stored.marks[OP] == Mark(Verdict.INSUFFICIENT_FUNDS)
+    assert not stored.marks[OP].carries_record
+
+
+async def test_records_are_stored_in_one_call_and_an_existing_record_stays(
+    operations: OperationLog, now: datetime
+) -> None:
+    first = a_record(now, verdict=Verdict.DEBITED)
+    assert await operations.record(first) == first
+    others = [a_record(now, op=f"tr_{i}:debit_source") for i in range(2, 6)]
+    # The pruner's repeat after a cut-short round: the same records again, and one that differs
+    # from what is stored (it cannot in practice; the stored one must still win).
+    clash = a_record(now, verdict=Verdict.INSUFFICIENT_FUNDS, reason="x")
+    await operations.record_all([clash, *others])
+    await operations.record_all([*others])
+    await operations.record_all([])
+    found = await operations.find([OP, *(r.operation_id for r in others)])
+    assert found == {OP: first, **{r.operation_id: r for r in others}}

@@ -11,22 +11,36 @@ from payflow_contracts.saga import SagaStep, StepOutcome
 from payflow_wallet.domain.operations import (
     REFUSALS,
     Decide,
+    Decision,
     Guard,
     OperationKind,
     OperationRequest,
     RecordOnly,
     Settled,
-    decide,
+    WalletChange,
+    needs_records,
     outcome_for,
+    record_from_mark,
     record_of,
 )
-from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus, open_wallet
+from payflow_wallet.domain.operations import decide as decide_at
+from payflow_wallet.domain.wallet import Mark, Verdict, Wallet, WalletStatus, open_wallet
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DEBIT_OP = "tr_1:debit_source"
 CREDIT_OP = "tr_1:credit_destination"
 REFUND_OP = "tr_1:refund_source"
 CANCEL_OP = "tr_1:cancel_credit"
+
+
+def decide(
+    request: OperationRequest, wallet: Wallet | None, recorded: dict[str, Verdict]
+) -> Decision:
+    return decide_at(request, wallet, recorded, T0)
+
+
+def verdicts_of(change: WalletChange) -> dict[str, Verdict]:
+    return {op: mark.verdict for op, mark in change.marks.items()}
 
 
 def a_wallet(
@@ -59,7 +73,7 @@ def credit(amount: int = 100, **kw: object) -> OperationRequest:
     )
 
 
-def refund(amount: int = 100) -> OperationRequest:
+def refund(amount: int = 100, **kw: object) -> OperationRequest:
     return OperationRequest(
         kind=OperationKind.REFUND,
         saga_id="tr_1",
@@ -68,6 +82,7 @@ def refund(amount: int = 100) -> OperationRequest:
         amount=amount,
         currency="USD",
         compensates=SagaStep.DEBIT_SOURCE,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -88,7 +103,7 @@ def test_a_debit_within_the_balance_takes_it_guarded_by_that_balance() -> None:
     assert isinstance(decision, Decide)
     assert decision.verdict is Verdict.DEBITED
     assert decision.change.balance_delta == -100
-    assert decision.change.marks == {DEBIT_OP: Verdict.DEBITED}
+    assert verdicts_of(decision.change) == {DEBIT_OP: Verdict.DEBITED}
     assert decision.guard == Guard(
         3, (DEBIT_OP,), statuses=frozenset({WalletStatus.ACTIVE}), balance_at_least=100
     )
@@ -143,7 +158,7 @@ def test_a_sandbox_reject_refuses_a_debit_that_funds_would_allow() -> None:
 
 def test_a_repeated_operation_replays_its_verdict_from_the_record_or_the_mark() -> None:
     assert decide(debit(), a_wallet(0), {DEBIT_OP: Verdict.DEBITED}) == Settled(Verdict.DEBITED)
-    marked = a_wallet(0, marks={DEBIT_OP: Verdict.DEBITED})
+    marked = a_wallet(0, marks={DEBIT_OP: Mark(Verdict.DEBITED)})
     assert decide(debit(), marked, {}) == Settled(Verdict.DEBITED)
 
 
@@ -152,7 +167,7 @@ def test_a_refund_before_its_debit_cancels_the_debit_in_the_same_write() -> None
     assert isinstance(decision, Decide)
     assert decision.verdict is Verdict.DEBIT_CANCELLED
     assert decision.change.balance_delta == 0
-    assert decision.change.marks == {
+    assert verdicts_of(decision.change) == {
         DEBIT_OP: Verdict.CANCELLED,
         REFUND_OP: Verdict.DEBIT_CANCELLED,
     }
@@ -161,7 +176,7 @@ def test_a_refund_before_its_debit_cancels_the_debit_in_the_same_write() -> None
 
 
 def test_the_late_debit_after_its_refund_is_refused_as_source_unavailable() -> None:
-    tombstoned = a_wallet(500, marks={DEBIT_OP: Verdict.CANCELLED})
+    tombstoned = a_wallet(500, marks={DEBIT_OP: Mark(Verdict.CANCELLED)})
     assert decide(debit(), tombstoned, {}) == Settled(Verdict.CANCELLED)
     assert decide(debit(), a_wallet(500), {DEBIT_OP: Verdict.CANCELLED}) == Settled(
         Verdict.CANCELLED
@@ -184,7 +199,7 @@ def test_a_refund_after_a_refused_debit_moves_nothing() -> None:
         assert isinstance(decision, Decide)
         assert decision.verdict is Verdict.DEBIT_CANCELLED
         assert decision.change.balance_delta == 0
-        assert decision.change.marks == {REFUND_OP: Verdict.DEBIT_CANCELLED}
+        assert verdicts_of(decision.change) == {REFUND_OP: Verdict.DEBIT_CANCELLED}
 
 
 def test_a_refund_on_a_missing_wallet_records_the_debit_as_cancelled_first() -> None:
@@ -200,7 +215,7 @@ def test_cancel_credit_before_the_credit_cancels_it_and_after_it_reports_it_appl
     before = decide(cancel_credit(), a_wallet(), {})
     assert isinstance(before, Decide)
     assert before.verdict is Verdict.CREDIT_CANCELLED
-    assert before.change.marks == {
+    assert verdicts_of(before.change) == {
         CREDIT_OP: Verdict.CANCELLED,
         CANCEL_OP: Verdict.CREDIT_CANCELLED,
     }
@@ -210,7 +225,7 @@ def test_cancel_credit_before_the_credit_cancels_it_and_after_it_reports_it_appl
     assert after.change.balance_delta == 0
     refused = decide(cancel_credit(), a_wallet(), {CREDIT_OP: Verdict.WALLET_FROZEN})
     assert refused.verdict is Verdict.CREDIT_CANCELLED  # type: ignore[union-attr]
-    late = decide(credit(), a_wallet(marks={CREDIT_OP: Verdict.CANCELLED}), {})
+    late = decide(credit(), a_wallet(marks={CREDIT_OP: Mark(Verdict.CANCELLED)}), {})
     assert late == Settled(Verdict.CANCELLED)
     assert (
         outcome_for(OperationKind.CREDIT, Verdict.CANCELLED) is StepOutcome.DESTINATION_UNAVAILABLE
@@ -229,7 +244,7 @@ def test_a_guard_fails_on_a_moved_epoch_a_present_mark_a_status_or_a_balance() -
     wallet = a_wallet(100, marks_epoch=2)
     assert Guard(2, (DEBIT_OP,), frozenset({WalletStatus.ACTIVE}), 100, 101).holds(wallet)
     assert not Guard(1, ()).holds(wallet)
-    assert not Guard(2, (DEBIT_OP,)).holds(replace(wallet, marks={DEBIT_OP: Verdict.DEBITED}))
+    assert not Guard(2, (DEBIT_OP,)).holds(replace(wallet, marks={DEBIT_OP: Mark(Verdict.DEBITED)}))
     assert not Guard(2, (), statuses=frozenset({WalletStatus.FROZEN})).holds(wallet)
     assert not Guard(2, (), balance_at_least=101).holds(wallet)
     assert not Guard(2, (), balance_below=100).holds(wallet)
@@ -286,3 +301,74 @@ def test_the_record_of_a_tombstone_belongs_to_the_cancelled_step() -> None:
         StepOutcome.SOURCE_UNAVAILABLE,
     )
     assert record.reason is not None and "cancelled" in record.reason
+
+
+# ------------------------------------------------ deciding from the wallet alone
+
+
+def test_only_an_operation_issued_after_everything_pruned_is_decided_without_the_records() -> None:
+    wallet = a_wallet(pruned_through_ms=5_000)
+    assert not needs_records(debit(issued_ms=5_001), wallet)
+    assert needs_records(debit(issued_ms=5_000), wallet)  # a mark issued then may be pruned
+    assert needs_records(debit(issued_ms=4_000), wallet)
+    assert needs_records(debit(), wallet)  # the command did not say when its saga began
+    assert needs_records(debit(issued_ms=5_001), a_wallet(pruned_through_ms=None))  # unknown
+    assert needs_records(debit(issued_ms=5_001), None)
+
+
+def test_a_fresh_decision_is_guarded_by_the_issue_time_not_the_epoch() -> None:
+    decision = decide(debit(100, issued_ms=9_000), a_wallet(500, marks_epoch=3), {})
+    assert isinstance(decision, Decide)
+    assert decision.guard == Guard(
+        None,
+        (DEBIT_OP,),
+        statuses=frozenset({WalletStatus.ACTIVE}),
+        balance_at_least=100,
+        pruned_before=9_000,
+    )
+    assert decision.guard.holds(a_wallet(500, marks_epoch=4, pruned_through_ms=8_999))
+    assert not decision.guard.holds(a_wallet(500, pruned_through_ms=9_000))
+    assert not decision.guard.holds(a_wallet(500, pruned_through_ms=None))
+    # One that needs the records keeps the epoch guard.
+    older = decide(
+        debit(100, issued_ms=9_000), a_wallet(500, marks_epoch=3, pruned_through_ms=9_000), {}
+    )
+    assert isinstance(older, Decide)
+    assert older.guard.marks_epoch == 3 and older.guard.pruned_before is None
+
+
+def test_a_guard_names_exactly_one_of_the_epoch_and_the_issue_time() -> None:
+    with pytest.raises(ValueError, match="either"):
+        Guard(None, ())
+    with pytest.raises(ValueError, match="either"):
+        Guard(1, (), pruned_before=5)
+
+
+def test_a_mark_carries_its_record_and_replays_it() -> None:
+    decision = decide(debit(100, issued_ms=9_000), a_wallet(500), {})
+    assert isinstance(decision, Decide)
+    mark = decision.change.marks[DEBIT_OP]
+    assert mark == Mark(Verdict.DEBITED, OperationKind.DEBIT, 100, "USD", 9_000, T0)
+    assert record_from_mark("wal_1", DEBIT_OP, mark) == record_of(
+        debit(100), DEBIT_OP, Verdict.DEBITED, T0
+    )
+    assert decide(debit(100), a_wallet(400, marks={DEBIT_OP: mark}), {}) == Settled(Verdict.DEBITED)
+
+
+def test_a_tombstone_mark_carries_the_record_of_the_step_it_cancels() -> None:
+    decision = decide(refund(200, issued_ms=9_000), a_wallet(500), {})
+    assert isinstance(decision, Decide)
+    tombstone = decision.change.marks[DEBIT_OP]
+    assert (tombstone.kind, tombstone.verdict, tombstone.issued_ms) == (
+        OperationKind.DEBIT,
+        Verdict.CANCELLED,
+        9_000,
+    )
+    record = record_from_mark("wal_1", DEBIT_OP, tombstone)
+    assert record == record_of(refund(200), DEBIT_OP, Verdict.CANCELLED, T0)
+    assert record.outcome is StepOutcome.SOURCE_UNAVAILABLE
+
+
+def test_a_legacy_mark_does_not_stand_for_a_record() -> None:
+    with pytest.raises(ValueError, match="does not carry"):
+        record_from_mark("wal_1", DEBIT_OP, Mark(Verdict.DEBITED))

@@ -1,5 +1,8 @@
 """Properties of settling wallet operations under duplicated, reordered, interleaved delivery,
-on the in-memory twins with the scheduler perturbed between every store call."""
+on the in-memory twins with the scheduler perturbed between every store call, while the pruner
+records and drops every mark as soon as it can: sagas say when they began (in any order, some
+at the same millisecond) or do not, so decisions from the wallet alone and decisions that read
+the records race each other and the prunes."""
 
 from __future__ import annotations
 
@@ -56,6 +59,7 @@ saga_plans = st.lists(
         st.sampled_from(["debit", "credit"]),  # which side of a saga this wallet is on
         st.booleans(),  # is it compensated?
         st.integers(min_value=1, max_value=3),  # deliveries of each command
+        st.one_of(st.none(), st.integers(min_value=1, max_value=6)),  # when the saga began
     ),
     min_size=1,
     max_size=12,
@@ -65,13 +69,13 @@ saga_plans = st.lists(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans=saga_plans, opening=st.integers(0, 200), rng=st.randoms(use_true_random=False))
 def test_every_operation_takes_effect_at_most_once_and_money_adds_up(
-    plans: list[tuple[int, str, bool, int]], opening: int, rng: random.Random
+    plans: list[tuple[int, str, bool, int, int | None]], opening: int, rng: random.Random
 ) -> None:
     asyncio.run(_run_scenario(plans, opening, rng))
 
 
 async def _run_scenario(
-    plans: list[tuple[int, str, bool, int]], opening: int, rng: random.Random
+    plans: list[tuple[int, str, bool, int, int | None]], opening: int, rng: random.Random
 ) -> None:
     wallets = InMemoryWalletRepository()
     log = InMemoryOperationLog()
@@ -81,15 +85,17 @@ async def _run_scenario(
     )
     if opening:
         await operations.settle(request(OperationKind.CREDIT, "tr_open", opening))
-    pruner = MarkPruner(Interleaved(wallets, rng, wallets), Interleaved(log, rng, wallets))
+    pruner = MarkPruner(
+        Interleaved(wallets, rng, wallets), Interleaved(log, rng, wallets), min_age_s=0
+    )
 
     jobs: list[OperationRequest] = []
-    for i, (amount, side, compensated, deliveries) in enumerate(plans):
+    for i, (amount, side, compensated, deliveries, began) in enumerate(plans):
         forward = OperationKind.DEBIT if side == "debit" else OperationKind.CREDIT
         kinds = [forward]
         if compensated:
             kinds.append(OperationKind.REFUND if side == "debit" else OperationKind.CANCEL_CREDIT)
-        jobs += [request(k, f"tr_{i}", amount) for k in kinds for _ in range(deliveries)]
+        jobs += [request(k, f"tr_{i}", amount, began) for k in kinds for _ in range(deliveries)]
     rng.shuffle(jobs)
 
     async def prune_now_and_then() -> None:
@@ -108,7 +114,7 @@ async def _run_scenario(
 
     outcome = {op: next(iter(found)).outcome for op, found in by_operation.items()}
     expected = opening
-    for i, (amount, side, compensated, _) in enumerate(plans):
+    for i, (amount, side, compensated, _, _) in enumerate(plans):
         if side == "debit":
             debited = outcome[f"tr_{i}:debit_source"] is StepOutcome.DEBITED
             if compensated:
@@ -133,7 +139,9 @@ async def _run_scenario(
     assert wallet is not None and wallet.balance == expected
 
 
-def request(kind: OperationKind, saga: str, amount: int) -> OperationRequest:
+def request(
+    kind: OperationKind, saga: str, amount: int, issued_ms: int | None = None
+) -> OperationRequest:
     step, compensates = STEPS[kind]
     return OperationRequest(
         kind=kind,
@@ -143,4 +151,5 @@ def request(kind: OperationKind, saga: str, amount: int) -> OperationRequest:
         amount=amount,
         currency="USD",
         compensates=compensates,
+        issued_ms=issued_ms,
     )

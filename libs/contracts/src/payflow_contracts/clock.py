@@ -8,7 +8,7 @@ equal, so cursors and compare-and-set guards compare exactly. Code that decides 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
@@ -21,3 +21,16 @@ def to_millis(moment: datetime) -> datetime:
 def utc_now() -> datetime:
     """Now, in UTC, truncated to the millisecond."""
     return to_millis(datetime.now(UTC))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def epoch_millis(moment: datetime) -> int:
+    """`moment` as whole milliseconds since the Unix epoch (floored, exact: no float)."""
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+def from_epoch_millis(millis: int) -> datetime:
+    return _EPOCH + millis * _MILLISECOND

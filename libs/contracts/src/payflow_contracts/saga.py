@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from payflow_contracts.envelope import MessagePayload
 from payflow_contracts.money import CurrencyCode, NonNegativeMinorUnits, PositiveMinorUnits
@@ -65,6 +65,10 @@ class SagaCommand(MessagePayload):
     amount: PositiveMinorUnits
     currency: CurrencyCode
     fault: FaultInstruction | None = None
+    saga_created_at: AwareDatetime | None = None
+    """When the saga began: the same on every resend of every step of the saga, so that a
+    participant can tell an operation issued after everything it has forgotten (the wallet's
+    pruned marks) from one that may be among it. None from a sender that does not say."""
 
     @property
     def operation_id(self) -> str:

@@ -9,11 +9,11 @@ exact filters and `find_one_and_update` return control; the hot path skips model
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 
 async def insert_first(
@@ -33,3 +33,22 @@ async def insert_first(
             raise
         return stored
     return document
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_all_first(
+    collection: AsyncCollection[dict[str, Any]], documents: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert each of `documents` unless one with its `_id` exists (that one stays), in one
+    unordered `insert_many`: a write that was cut short can simply be repeated. Any other
+    write error propagates."""
+    if not documents:
+        return
+    try:
+        await collection.insert_many([dict(d) for d in documents], ordered=False)
+    except BulkWriteError as failed:
+        errors = failed.details.get("writeErrors", [])
+        if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise

@@ -40,6 +40,7 @@ def command_for(transfer: Transfer, step: SagaStep, faults_enabled: bool) -> Sag
         "step": step,
         "amount": transfer.amount,
         "currency": transfer.currency,
+        "saga_created_at": transfer.created_at,
     }
     source = transfer.source_wallet_id
     match step:

@@ -73,7 +73,11 @@ class InMemoryWalletRepository:
         return True
 
     async def prune_marks(
-        self, wallet_id: str, marks_epoch: int, operation_ids: Collection[str]
+        self,
+        wallet_id: str,
+        marks_epoch: int,
+        operation_ids: Collection[str],
+        pruned_through_ms: int | None,
     ) -> bool:
         if not operation_ids:
             return True
@@ -88,6 +92,7 @@ class InMemoryWalletRepository:
             wallet,
             marks={op: v for op, v in wallet.marks.items() if op not in operation_ids},
             marks_epoch=marks_epoch + 1,
+            pruned_through_ms=pruned_through_ms,
         )
         return True
 
@@ -102,6 +107,10 @@ class InMemoryOperationLog:
 
     async def find(self, operation_ids: Collection[str]) -> dict[str, OperationRecord]:
         return {op: self._records[op] for op in operation_ids if op in self._records}
+
+    async def record_all(self, records: Collection[OperationRecord]) -> None:
+        for record in records:
+            self._records.setdefault(record.operation_id, record)
 
     async def record(self, record: OperationRecord) -> OperationRecord:
         return self._records.setdefault(record.operation_id, record)

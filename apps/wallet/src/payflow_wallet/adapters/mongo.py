@@ -13,13 +13,14 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from payflow_contracts.clock import epoch_millis, from_epoch_millis
 from payflow_contracts.paging import PagePosition
 from payflow_contracts.saga import SagaStep, StepOutcome
-from payflow_service.mongo import insert_first
+from payflow_service.mongo import insert_all_first, insert_first
 from payflow_service.quotas import insert_within_quota, quota_slot_index
 from payflow_wallet.domain.errors import DuplicateWallet
 from payflow_wallet.domain.operations import Guard, OperationKind, OperationRecord, WalletChange
-from payflow_wallet.domain.wallet import Verdict, Wallet, WalletStatus
+from payflow_wallet.domain.wallet import Mark, Verdict, Wallet, WalletStatus
 
 # Operation ids become keys of the `marks` map; a key may not contain "." or start with "$".
 _KEY_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"))
@@ -37,8 +38,39 @@ def operation_of(key: str) -> str:
     return key
 
 
+def mark_value(mark: Mark) -> str | dict[str, Any]:
+    """A mark as stored: the verdict alone for a legacy mark, else the verdict with its record's
+    facts under short keys (a wallet holds many marks); times as integer milliseconds, which
+    every store compares and returns exactly."""
+    if not mark.carries_record:
+        return mark.verdict.value
+    assert mark.kind is not None and mark.decided_at is not None
+    return {
+        "v": mark.verdict.value,
+        "k": mark.kind.value,
+        "a": mark.amount,
+        "c": mark.currency,
+        "i": mark.issued_ms,
+        "t": epoch_millis(mark.decided_at),
+    }
+
+
+def mark_of_value(value: str | Mapping[str, Any]) -> Mark:
+    if isinstance(value, str):
+        return Mark(Verdict(value))
+    return Mark(
+        verdict=Verdict(value["v"]),
+        kind=OperationKind(value["k"]),
+        amount=value["a"],
+        currency=value["c"],
+        issued_ms=value.get("i"),
+        decided_at=from_epoch_millis(value["t"]),
+    )
+
+
 class WalletDocument(Document):
-    """The `wallets` collection. `marks` maps operation ids (escaped) to verdicts."""
+    """The `wallets` collection. `marks` maps operation ids (escaped) to marks
+    (`mark_value`)."""
 
     id: str  # type: ignore[assignment]  # "wal_..." ids, not ObjectIds
     owner_id: str
@@ -46,8 +78,10 @@ class WalletDocument(Document):
     balance: int
     status: WalletStatus
     version: int = 0
-    marks: dict[str, Verdict] = Field(default_factory=dict)
+    marks: dict[str, str | dict[str, Any]] = Field(default_factory=dict)
     marks_epoch: int = 0
+    pruned_through_ms: int | None = None
+    """See `Wallet.pruned_through_ms`; absent (unknown) on wallets stored before it existed."""
     marks_count: int = 0
     """How many marks the wallet holds, so that the pruner finds them by an index."""
     created_at: datetime
@@ -77,8 +111,9 @@ def _to_wallet(doc: Mapping[str, Any]) -> Wallet:
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         version=doc.get("version", 0),
-        marks={operation_of(k): Verdict(v) for k, v in doc.get("marks", {}).items()},
+        marks={operation_of(k): mark_of_value(v) for k, v in doc.get("marks", {}).items()},
         marks_epoch=doc.get("marks_epoch", 0),
+        pruned_through_ms=doc.get("pruned_through_ms"),
     )
 
 
@@ -93,6 +128,7 @@ def _wallet_document(wallet: Wallet, slot: int | None) -> dict[str, Any]:
         "version": wallet.version,
         "marks": {},
         "marks_epoch": 0,
+        "pruned_through_ms": wallet.pruned_through_ms,
         "marks_count": 0,
         "created_at": wallet.created_at,
         "updated_at": wallet.updated_at,
@@ -107,7 +143,12 @@ _TOUCH: dict[str, Any] = {"$currentDate": {"updated_at": True}}
 
 
 def guard_filter(wallet_id: str, guard: Guard) -> dict[str, Any]:
-    query: dict[str, Any] = {"_id": wallet_id, "marks_epoch": guard.marks_epoch}
+    query: dict[str, Any] = {"_id": wallet_id}
+    if guard.marks_epoch is not None:
+        query["marks_epoch"] = guard.marks_epoch
+    if guard.pruned_before is not None:
+        # An absent or null value (unknown) matches no `$lt`: the guard fails, as it should.
+        query["pruned_through_ms"] = {"$lt": guard.pruned_before}
     for op in guard.absent_marks:
         query[f"marks.{mark_key(op)}"] = {"$exists": False}
     if guard.statuses is not None:
@@ -174,7 +215,7 @@ class MongoWalletRepository:
         return bool(result.matched_count == 1)
 
     async def apply(self, wallet_id: str, guard: Guard, change: WalletChange) -> bool:
-        new_marks = {f"marks.{mark_key(op)}": v.value for op, v in change.marks.items()}
+        new_marks = {f"marks.{mark_key(op)}": mark_value(m) for op, m in change.marks.items()}
         result = await self._collection.update_one(
             guard_filter(wallet_id, guard),
             {
@@ -190,7 +231,11 @@ class MongoWalletRepository:
         return bool(result.matched_count == 1)
 
     async def prune_marks(
-        self, wallet_id: str, marks_epoch: int, operation_ids: Collection[str]
+        self,
+        wallet_id: str,
+        marks_epoch: int,
+        operation_ids: Collection[str],
+        pruned_through_ms: int | None,
     ) -> bool:
         if not operation_ids:
             return True
@@ -202,6 +247,7 @@ class MongoWalletRepository:
             {
                 "$unset": dict.fromkeys(keys, ""),
                 "$inc": {"marks_epoch": 1, "marks_count": -len(keys)},
+                "$set": {"pruned_through_ms": pruned_through_ms},
             },
         )
         return bool(result.matched_count == 1)
@@ -276,6 +322,9 @@ class MongoOperationLog:
             return {}
         cursor = self._collection.find({"_id": {"$in": list(operation_ids)}})
         return {d["_id"]: _to_record(d) async for d in cursor}
+
+    async def record_all(self, records: Collection[OperationRecord]) -> None:
+        await insert_all_first(self._collection, [_record_document(r) for r in records])
 
     async def record(self, record: OperationRecord) -> OperationRecord:
         # The unique _id is the arbiter: the record written first is the answer.

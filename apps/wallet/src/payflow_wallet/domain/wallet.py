@@ -39,6 +39,43 @@ class Verdict(StrEnum):
     CREDIT_ALREADY_APPLIED = "credit_already_applied"
 
 
+class OperationKind(StrEnum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+    REFUND = "refund"
+    CANCEL_CREDIT = "cancel_credit"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One decided operation as the wallet holds it, written in the same atomic update as its
+    balance change: the verdict and everything its permanent record needs, so that the record
+    can be written later, off the hot path, by the mark pruner.
+
+    A mark written before marks carried their record (a "legacy" mark) has only its verdict;
+    it is pruned only once its record exists, as it was written then.
+    """
+
+    verdict: Verdict
+    kind: OperationKind | None = None
+    amount: int | None = None
+    currency: str | None = None
+    issued_ms: int | None = None
+    """When the operation's saga began (milliseconds since the epoch, the orchestrator's
+    clock); the same on every delivery and every resend of every step of that saga. None when
+    the command did not say."""
+    decided_at: datetime | None = None
+
+    @property
+    def carries_record(self) -> bool:
+        return (
+            self.kind is not None
+            and self.amount is not None
+            and self.currency is not None
+            and self.decided_at is not None
+        )
+
+
 @dataclass(frozen=True)
 class Wallet:
     id: str
@@ -49,11 +86,20 @@ class Wallet:
     created_at: datetime
     updated_at: datetime
     version: int = 0
-    marks: Mapping[str, Verdict] = field(default_factory=dict)
-    """Verdicts of operations decided on this wallet whose record may not be written yet,
-    keyed by operation id. Each is written in the same atomic update as its balance change."""
+    marks: Mapping[str, Mark] = field(default_factory=dict)
+    """Operations decided on this wallet and not yet pruned, keyed by operation id. Each is
+    written in the same atomic update as its balance change."""
     marks_epoch: int = 0
     """Bumped whenever marks are pruned: a decision read before a prune is refused."""
+    pruned_through_ms: int | None = 0
+    """No mark ever pruned from this wallet was issued later than this (see `Mark.issued_ms`):
+    an operation issued later cannot have a pruned mark, so the wallet alone says whether it
+    was decided. None when unknown (marks pruned before marks carried their issue time): every
+    operation on the wallet then reads the operation records too."""
+
+    def verdict_of(self, operation_id: str) -> Verdict | None:
+        mark = self.marks.get(operation_id)
+        return mark.verdict if mark is not None else None
 
 
 def open_wallet(wallet_id: str, owner_id: str, currency: str, now: datetime) -> Wallet:

@@ -27,7 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from payflow_contracts.paging import PagePosition
-from payflow_service.mongo import insert_first
+from payflow_service.mongo import DUPLICATE_KEY, insert_first
 from payflow_service.quotas import SLOT_FIELD, insert_within_quota, quota_slot_index
 from payflow_webhooks.domain.delivery import Attempt, Delivery, DeliveryStatus
 from payflow_webhooks.domain.endpoint import (
@@ -376,9 +376,6 @@ def _attempt(data: Mapping[str, Any]) -> Attempt:
         error=data["error"],
         response_body=data.get("response_body"),
     )
-
-
-DUPLICATE_KEY = 11000
 
 
 class MongoDeliveryStore:

@@ -245,8 +245,8 @@ class InvariantChecker:
         verdicts: dict[str, str] = {}
         async for wallet in self._db("wallet").wallets.find({}):
             wallets[wallet["_id"]] = wallet
-            for key, verdict in (wallet.get("marks") or {}).items():
-                verdicts[operation_of(key)] = str(verdict)
+            for key, mark in (wallet.get("marks") or {}).items():
+                verdicts[operation_of(key)] = str(mark["v"] if isinstance(mark, dict) else mark)
         async for record in self._db("wallet").wallet_operations.find(
             {}, projection={"verdict": 1}
         ):
