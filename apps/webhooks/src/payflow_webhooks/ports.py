@@ -72,7 +72,13 @@ class DeliveryStore(Protocol):
         ...
 
     async def get(self, delivery_id: str, owner_id: str | None = None) -> Delivery | None: ...
-    async def compare_and_set(self, delivery: Delivery, expected_version: int) -> bool: ...
+    async def compare_and_set(
+        self, delivery: Delivery, expected_version: int, attempt: Attempt | None = None
+    ) -> bool:
+        """Store `delivery` if the stored one still has `expected_version`, and with it, in the
+        same write, add `attempt` to the delivery's attempts; False (nothing written) if not."""
+        ...
+
     async def page(
         self,
         endpoint_id: str,
@@ -84,8 +90,14 @@ class DeliveryStore(Protocol):
         """Pending deliveries whose next attempt was due before `due_before`, oldest first."""
         ...
 
-    async def record_attempt(self, attempt: Attempt) -> None: ...
-    async def attempts_of(self, delivery_ids: Sequence[str]) -> dict[str, list[Attempt]]: ...
+    async def record_attempt(self, attempt: Attempt) -> None:
+        """Add `attempt` to its delivery's attempts whatever the delivery's version (an attempt
+        made by a job whose compare-and-set lost: the attempt still happened)."""
+        ...
+
+    async def attempts_of(self, delivery_ids: Sequence[str]) -> dict[str, list[Attempt]]:
+        """Each delivery's attempts, oldest first."""
+        ...
 
 
 class DeliveryQueue(Protocol):

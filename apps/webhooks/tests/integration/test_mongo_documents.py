@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,13 +100,59 @@ async def test_the_documents_keep_their_fields_in_order(db: Any, now: datetime) 
         "_id", "event_id", "event_type", "endpoint_id", "owner_id", "status", "attempt_count",
         "round_failures", "next_attempt_at", "last_error", "event_created_at", "traceparent",
         "created_at", "updated_at", "succeeded_at", "version", "body", "position", "due_at_ms",
+        "attempts",
     ]  # fmt: skip
     assert stored["status"] == "pending"
-    stored = await db["webhook_attempts"].find_one({"_id": "att_1"})
-    assert list(stored) == [
-        "_id", "delivery_id", "number", "at", "status_code", "duration_ms", "error",
-        "response_body",
+    assert list(stored["attempts"][0]) == [
+        "_id", "number", "at", "status_code", "duration_ms", "error", "response_body",
     ]  # fmt: skip
+    assert stored["attempts"][0]["at"] == now  # a date inside the array, not a string
+    assert await db["webhook_attempts"].count_documents({}) == 0
+
+
+async def test_attempts_stored_before_they_moved_into_their_delivery_are_still_read(
+    db: Any, now: datetime
+) -> None:
+    deliveries = MongoDeliveryStore(db["webhook_deliveries"], db["webhook_attempts"])
+    delivery = open_delivery(
+        delivery_id="del_1",
+        event_id="evt_1",
+        event_type="transfer.completed",
+        endpoint_id="we_1",
+        owner_id="usr_a",
+        event_created_at=now,
+        traceparent=None,
+        now=now,
+        body="{}",
+    )
+    await deliveries.add(delivery)
+    await db["webhook_attempts"].insert_one(
+        {
+            "_id": "att_old",
+            "delivery_id": "del_1",
+            "number": 1,
+            "at": now,
+            "status_code": 500,
+            "duration_ms": 3,
+            "error": None,
+            "response_body": "down",
+        }
+    )
+    later = Attempt(
+        id="att_new",
+        delivery_id="del_1",
+        number=2,
+        at=now + timedelta(seconds=30),
+        status_code=200,
+        duration_ms=4,
+        error=None,
+    )
+    assert await deliveries.compare_and_set(replace(delivery, version=1), 0, later)
+    attempts = (await deliveries.attempts_of(["del_1"]))["del_1"]
+    assert [(a.id, a.number, a.status_code, a.delivery_id) for a in attempts] == [
+        ("att_old", 1, 500, "del_1"),
+        ("att_new", 2, 200, "del_1"),
+    ]
 
 
 async def test_an_older_document_reads_back_with_the_defaults(db: Any, now: datetime) -> None:

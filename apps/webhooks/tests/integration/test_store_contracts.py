@@ -355,6 +355,40 @@ async def test_attempts_are_kept_one_record_each_in_time_order(
     assert attempts["del_none"] == []
 
 
+def an_attempt(now: datetime, n: int, status: int | None = 200, delivery: str = "del_1") -> Attempt:
+    return Attempt(
+        id=f"att_{n}",
+        delivery_id=delivery,
+        number=n,
+        at=now + timedelta(seconds=n),
+        status_code=status,
+        duration_ms=n,
+        error=None if status else "ConnectError: refused",
+    )
+
+
+async def test_an_attempt_is_written_with_its_settlement_or_not_at_all(
+    deliveries: Any, now: datetime
+) -> None:
+    """The courier's one write per attempt: the delivery's new state and the attempt together,
+    under the version it read; a refused compare-and-set adds no attempt."""
+    opened = await deliveries.add(a_delivery(now))
+    settled = replace(opened, status=DeliveryStatus.SUCCEEDED, next_attempt_at=None, version=1)
+    assert not await deliveries.compare_and_set(settled, 7, an_attempt(now, 1))
+    assert (await deliveries.attempts_of(["del_1"]))["del_1"] == []
+    assert await deliveries.compare_and_set(settled, 0, an_attempt(now, 1))
+    assert (await deliveries.get("del_1")) == settled
+    assert [a.id for a in (await deliveries.attempts_of(["del_1"]))["del_1"]] == ["att_1"]
+    # A job whose compare-and-set lost still made its attempt: it is added alone, and the
+    # delivery's state is left as the winner wrote it.
+    await deliveries.record_attempt(an_attempt(now, 2, status=None))
+    assert (await deliveries.get("del_1")) == settled
+    assert [a.id for a in (await deliveries.attempts_of(["del_1"]))["del_1"]] == ["att_1", "att_2"]
+    # An attempt of a delivery that does not exist is not kept anywhere.
+    await deliveries.record_attempt(an_attempt(now, 3, delivery="del_none"))
+    assert (await deliveries.attempts_of(["del_none"]))["del_none"] == []
+
+
 async def test_deliveries_of_an_endpoint_page_newest_first_filtered_by_status(
     deliveries: Any, now: datetime
 ) -> None:

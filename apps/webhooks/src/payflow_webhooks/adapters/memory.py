@@ -156,11 +156,15 @@ class InMemoryDeliveryStore:
             return None
         return found
 
-    async def compare_and_set(self, delivery: Delivery, expected_version: int) -> bool:
+    async def compare_and_set(
+        self, delivery: Delivery, expected_version: int, attempt: Attempt | None = None
+    ) -> bool:
         current = self._deliveries.get(delivery.id)
         if current is None or current.version != expected_version:
             return False
         self._deliveries[delivery.id] = delivery
+        if attempt is not None:
+            self._attempts[delivery.id].append(attempt)
         return True
 
     async def page(
@@ -186,7 +190,8 @@ class InMemoryDeliveryStore:
         return sorted(due, key=lambda d: d.next_attempt_at or due_before)[:limit]
 
     async def record_attempt(self, attempt: Attempt) -> None:
-        self._attempts[attempt.delivery_id].append(attempt)
+        if attempt.delivery_id in self._deliveries:
+            self._attempts[attempt.delivery_id].append(attempt)
 
     async def attempts_of(self, delivery_ids: Sequence[str]) -> dict[str, list[Attempt]]:
         return {i: sorted(self._attempts.get(i, []), key=lambda a: a.at) for i in delivery_ids}

@@ -85,7 +85,9 @@ class DeliveryDocument(Document):
 
 
 class AttemptDocument(Document):
-    """Schema and indexes of `webhook_attempts` (one document per HTTP attempt)."""
+    """Schema and indexes of `webhook_attempts`: one document per HTTP attempt, as attempts were
+    stored before they moved into their delivery's document (`attempts`). Only read now, so that
+    deliveries attempted before still show their attempts."""
 
     class Settings:
         name = "webhook_attempts"
@@ -351,11 +353,11 @@ def _delivery(data: Mapping[str, Any]) -> Delivery:
     )
 
 
-def _attempt_document(attempt: Attempt) -> dict[str, Any]:
-    """An attempt as `webhook_attempts` stores it (same fields, same order)."""
+def _attempt_entry(attempt: Attempt) -> dict[str, Any]:
+    """An attempt as its delivery's `attempts` array holds it (the delivery id is the
+    document's own)."""
     return {
         "_id": attempt.id,
-        "delivery_id": attempt.delivery_id,
         "number": attempt.number,
         "at": attempt.at,
         "status_code": attempt.status_code,
@@ -365,10 +367,10 @@ def _attempt_document(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _attempt(data: Mapping[str, Any]) -> Attempt:
+def _attempt(data: Mapping[str, Any], delivery_id: str) -> Attempt:
     return Attempt(
         id=data["_id"],
-        delivery_id=data["delivery_id"],
+        delivery_id=delivery_id,
         number=data["number"],
         at=_moment(data["at"]),
         status_code=data["status_code"],
@@ -422,12 +424,17 @@ class MongoDeliveryStore:
         data = await self._deliveries.find_one(query)
         return _delivery(data) if data else None
 
-    async def compare_and_set(self, delivery: Delivery, expected_version: int) -> bool:
+    async def compare_and_set(
+        self, delivery: Delivery, expected_version: int, attempt: Attempt | None = None
+    ) -> bool:
         fields = _delivery_document(delivery)
         fields.pop("_id")
         fields.pop("body")  # fixed at opening: never rewritten
+        change: dict[str, Any] = {"$set": fields}
+        if attempt is not None:
+            change["$push"] = {"attempts": _attempt_entry(attempt)}
         result = await self._deliveries.update_one(
-            {"_id": delivery.id, "version": expected_version}, {"$set": fields}
+            {"_id": delivery.id, "version": expected_version}, change
         )
         return result.modified_count == 1
 
@@ -454,16 +461,20 @@ class MongoDeliveryStore:
         return [_delivery(d) async for d in found]
 
     async def record_attempt(self, attempt: Attempt) -> None:
-        await self._attempts.insert_one(_attempt_document(attempt))
+        await self._deliveries.update_one(
+            {"_id": attempt.delivery_id}, {"$push": {"attempts": _attempt_entry(attempt)}}
+        )
 
     async def attempts_of(self, delivery_ids: Sequence[str]) -> dict[str, list[Attempt]]:
         grouped: dict[str, list[Attempt]] = {i: [] for i in delivery_ids}
         if not delivery_ids:
             return grouped
-        found = self._attempts.find({"delivery_id": {"$in": list(delivery_ids)}}).sort(
-            [("at", ASCENDING)]
-        )
-        async for data in found:
-            attempt = _attempt(data)
-            grouped[attempt.delivery_id].append(attempt)
+        ids = list(delivery_ids)
+        async for data in self._deliveries.find({"_id": {"$in": ids}}, {"attempts": 1}):
+            grouped[data["_id"]] += [_attempt(a, data["_id"]) for a in data.get("attempts", [])]
+        # Attempts made before they moved into their delivery's document.
+        async for data in self._attempts.find({"delivery_id": {"$in": ids}}):
+            grouped[data["delivery_id"]].append(_attempt(data, data["delivery_id"]))
+        for attempts in grouped.values():
+            attempts.sort(key=lambda a: (a.at, a.number))
         return grouped

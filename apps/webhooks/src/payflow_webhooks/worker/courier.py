@@ -138,17 +138,15 @@ class WebhookCourier:
             }
         )
         result = await self._sender.send(endpoint.url, headers, body)
-        await self._deliveries.record_attempt(
-            Attempt(
-                id=f"att_{secrets.token_hex(12)}",
-                delivery_id=delivery.id,
-                number=delivery.attempt_count + 1,
-                at=result.at,
-                status_code=result.status_code,
-                duration_ms=result.duration_ms,
-                error=result.error,
-                response_body=result.response_body,
-            )
+        attempt = Attempt(
+            id=f"att_{secrets.token_hex(12)}",
+            delivery_id=delivery.id,
+            number=delivery.attempt_count + 1,
+            at=result.at,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            response_body=result.response_body,
         )
         ATTEMPTS.labels(result.label).inc()
         verdict = settle_attempt(
@@ -159,7 +157,10 @@ class WebhookCourier:
             disable_after=self._disable_after,
             spread=self._spread(),
         )
-        if not await self._deliveries.compare_and_set(verdict.delivery, delivery.version):
+        # The attempt is written with the settlement, in one write; if a replay changed the
+        # delivery meanwhile, the attempt is added alone (it happened) and the stored one decides.
+        if not await self._deliveries.compare_and_set(verdict.delivery, delivery.version, attempt):
+            await self._deliveries.record_attempt(attempt)
             return await self._after_conflict(delivery.id)
         await self._change_endpoint(endpoint, verdict, result.at)
         DELIVERIES.labels(verdict.outcome).inc()
