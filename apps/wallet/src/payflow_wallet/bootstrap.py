@@ -35,8 +35,17 @@ def compose(settings: WalletSettings) -> Compose:
         signer = BusSigner(settings.bus_keys())
         wallets = MongoWalletRepository()
         operations = MongoOperationLog()
+        pruner = MarkPruner(
+            wallets,
+            operations,
+            min_age_s=settings.mark_min_age_s,
+            crowd=settings.mark_crowd,
+        )
         wallet_operations = WalletOperations(
-            wallets, operations, max_attempts=settings.operation_max_attempts
+            wallets,
+            operations,
+            max_attempts=settings.operation_max_attempts,
+            on_marked=pruner.note,
         )
         handlers = WalletCommandHandlers(
             wallet_operations,
@@ -57,7 +66,6 @@ def compose(settings: WalletSettings) -> Compose:
             signer,
         )
         handlers.register(consumer)
-        pruner = MarkPruner(wallets, operations, min_age_s=settings.mark_min_age_s)
         runtime.start_loop("wallet-commands", consumer.run(runtime.stopping))
         runtime.start_loop(
             "wallet-mark-pruner",

@@ -13,11 +13,17 @@ For each wallet with marks, one round:
 A legacy mark (one that does not carry its record) is dropped only once its record exists.
 A round that fails or is refused is retried by the next: a prune is never needed for
 correctness. It runs off the hot path (`payflow_service.loops.run_periodically`).
+
+A busy wallet would grow between rounds (every write rewrites the whole document, and a mark
+carries its record), so a wallet that this process has given `crowd` marks since it last pruned
+it is also pruned on its own soon after (`note`), at most once per `crowd_pause_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from datetime import timedelta
 
 from payflow_contracts.clock import Clock, utc_now
@@ -25,6 +31,8 @@ from payflow_service.loops import run_periodically
 from payflow_wallet.domain.operations import record_from_mark
 from payflow_wallet.domain.wallet import Wallet
 from payflow_wallet.ports import OperationLog, WalletRepository
+
+logger = logging.getLogger(__name__)
 
 
 def pruned_through_after(wallet: Wallet, pruned: list[str]) -> int | None:
@@ -47,6 +55,8 @@ class MarkPruner:
         batch_size: int = 100,
         min_age_s: float = 0.0,
         clock: Clock = utc_now,
+        crowd: int = 64,
+        crowd_pause_s: float = 0.25,
     ) -> None:
         self._wallets = wallets
         self._operations = operations
@@ -54,6 +64,32 @@ class MarkPruner:
         self._min_age = timedelta(seconds=min_age_s)
         self._clock = clock
         self._after_id: str | None = None
+        self._crowd = crowd
+        self._crowd_pause_s = crowd_pause_s
+        self._added: dict[str, int] = {}
+        self._crowded: set[str] = set()
+        self._wake = asyncio.Event()
+
+    def note(self, wallet_id: str, marks_added: int) -> None:
+        """A decision added `marks_added` marks to the wallet: once this process has added
+        `crowd` since it last pruned the wallet, prune it soon."""
+        added = self._added.get(wallet_id, 0) + marks_added
+        if added < self._crowd:
+            self._added[wallet_id] = added
+            return
+        self._added.pop(wallet_id, None)
+        self._crowded.add(wallet_id)
+        self._wake.set()
+
+    async def prune_crowded(self) -> int:
+        """Prune the wallets `note` found crowded; return how many marks were dropped."""
+        pruned = 0
+        for wallet_id in sorted(self._crowded):
+            self._crowded.discard(wallet_id)
+            wallet = await self._wallets.get(wallet_id)
+            if wallet is not None:
+                pruned += await self._prune(wallet)
+        return pruned
 
     async def prune_once(self) -> int:
         """Record and prune the old enough marks of one batch of wallets; return how many
@@ -64,12 +100,16 @@ class MarkPruner:
         # never starve the others; start over after the last page.
         self._after_id = batch[-1].id if len(batch) == self._batch_size else None
         for wallet in batch:
-            due = await self._due(wallet)
-            if due and await self._wallets.prune_marks(
-                wallet.id, wallet.marks_epoch, due, pruned_through_after(wallet, due)
-            ):
-                pruned += len(due)
+            pruned += await self._prune(wallet)
         return pruned
+
+    async def _prune(self, wallet: Wallet) -> int:
+        due = await self._due(wallet)
+        if due and await self._wallets.prune_marks(
+            wallet.id, wallet.marks_epoch, due, pruned_through_after(wallet, due)
+        ):
+            return len(due)
+        return 0
 
     async def _due(self, wallet: Wallet) -> list[str]:
         cutoff = self._clock() - self._min_age
@@ -88,6 +128,26 @@ class MarkPruner:
         return [*carried, *(op for op in legacy if op in recorded)]
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        await run_periodically(
-            self.prune_once, interval_s=interval_s, stop=stop, what="pruning wallet marks"
+        await asyncio.gather(
+            run_periodically(
+                self.prune_once, interval_s=interval_s, stop=stop, what="pruning wallet marks"
+            ),
+            self._run_crowded(stop),
         )
+
+    async def _run_crowded(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            woken = asyncio.ensure_future(self._wake.wait())
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({woken, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            stopped.cancel()
+            if stop.is_set():
+                return
+            self._wake.clear()
+            try:
+                await self.prune_crowded()
+            except Exception:  # the next note (or the periodic round) retries
+                logger.exception("pruning crowded wallets failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._crowd_pause_s)

@@ -24,6 +24,9 @@ or a mark and its record (the pruner's insert is repeated harmlessly), or the re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from payflow_contracts.clock import Clock, utc_now
 from payflow_wallet.domain.errors import WalletContention
 from payflow_wallet.domain.operations import (
@@ -50,8 +53,11 @@ class WalletOperations:
         max_attempts: int = 64,
         remembered_capacity: int = 50_000,
         clock: Clock = utc_now,
+        on_marked: Callable[[str, int], None] | None = None,
     ) -> None:
         self._wallets = wallets
+        self._on_marked = on_marked
+        """Told how many marks each decision added to which wallet (the pruner counts them)."""
         self._clock = clock
         self._operations = operations
         self._max_attempts = max_attempts
@@ -88,7 +94,12 @@ class WalletOperations:
                 case Decide(verdict, change, guard):
                     assert wallet is not None
                     if await self._wallets.apply(wallet.id, guard, change):
-                        self._remember(applied(wallet, change))
+                        # Remembered with the marks of this write only: older ones may be
+                        # pruned by now, and a mark missing here only makes a duplicate's
+                        # guard miss and read the store (it would grow without bound else).
+                        self._remember(replace(applied(wallet, change), marks=change.marks))
+                        if self._on_marked is not None:
+                            self._on_marked(wallet.id, len(change.marks))
                         return record_of(request, op, verdict, now)
                 case RecordOnly(verdicts):
                     settled = await self._record_without_wallet(request, verdicts)
