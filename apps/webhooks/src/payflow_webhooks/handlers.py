@@ -2,7 +2,9 @@
 
 Every step is idempotent, so a redelivered stream message (the consumer is at least once) only
 re-enqueues what is still pending: the event id is the document id, each (event, endpoint) pair
-has one delivery, and each delivery has one ARQ job whose id is the delivery id.
+has one delivery, the first attempts of an event's newly opened deliveries are one ARQ job whose
+id derives from the event id, and a delivery opened before (a redelivered event) gets its own job,
+whose id is the delivery id.
 """
 
 from __future__ import annotations
@@ -81,10 +83,13 @@ class TransferEventIntake:
         ]
         # One write opens them all; a redelivered event gets back the deliveries it opened.
         deliveries = await self._deliveries.add_all(candidates)
-        for delivery, candidate in zip(deliveries, candidates, strict=True):
-            if delivery is candidate:
-                DELIVERIES_OPENED.inc()
-            if delivery.is_pending:
+        opened = [d for d, c in zip(deliveries, candidates, strict=True) if d is c]
+        DELIVERIES_OPENED.inc(len(opened))
+        together = {d.id for d in opened} if len(opened) > 1 else set()
+        if together:
+            await self._queue.enqueue_opened(event.id, opened, traceparent)
+        for delivery in deliveries:
+            if delivery.is_pending and delivery.id not in together:
                 await self._queue.enqueue(delivery, delivery.traceparent)
         EVENTS_RECEIVED.labels(event.type).inc()  # once its deliveries are open and queued
         logger.info(

@@ -8,7 +8,7 @@ cursor stands for); `payflow_contracts.paging.cut_page` makes the page and its n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from payflow_contracts.paging import PagePosition
@@ -109,7 +109,29 @@ class DeliveryQueue(Protocol):
         """
         ...
 
-    async def is_scheduled(self, delivery_id: str) -> bool: ...
+    async def enqueue_opened(
+        self, event_id: str, deliveries: Sequence[Delivery], traceparent: str | None
+    ) -> bool:
+        """One job that makes the first attempt of each of an event's just-opened deliveries
+        (one job's queue round trips instead of one per delivery); a delivery that needs another
+        attempt then gets a job of its own (`follow_up`). False when that job existed already."""
+        ...
+
+    async def follow_up(
+        self,
+        delivery_id: str,
+        traceparent: str | None,
+        unchanged: Delivery | None,
+        after: timedelta,
+    ) -> bool:
+        """A job of the delivery's own, `after` from now: its next attempt once the event's job
+        has made the first. `unchanged` is the delivery when it is still as enqueued (its
+        endpoint was busy), which spares the new job a read. False when one existed already."""
+        ...
+
+    async def is_scheduled(self, delivery: Delivery) -> bool:
+        """Whether a job (the delivery's own, or its event's) will still attempt it."""
+        ...
 
 
 GiveBack = Callable[[], Awaitable[None]]

@@ -174,7 +174,7 @@ async def test_a_replay_brings_a_deferred_job_forward(
         )
         later = replace(opened, next_attempt_at=now + timedelta(hours=1))
         assert await queue.enqueue(later, None)
-        assert await queue.is_scheduled(later.id)
+        assert await queue.is_scheduled(later)
         assert not await queue.enqueue(later, None)  # one job per delivery
         assert not await queue.enqueue(replay(later, now), None)
         score = await redis_client.zscore(queue_name(settings.streams), later.id)
@@ -326,3 +326,48 @@ async def test_the_worker_s_loops_are_seen_by_its_readiness(
         await asyncio.wait([loop], timeout=10)
         unready = await client.get("/readyz")
         assert unready.status_code == 503 and unready.json()["checks"]["arq-worker"] == "stopped"
+
+
+async def queue_writes(redis: Any) -> int:
+    """How many times a job was put in ARQ's queue: enqueued (ZADD) or deferred by a retry
+    (ZINCRBY)."""
+    stats = await redis.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("zadd", "zincrby"))
+
+
+async def test_an_events_deliveries_share_one_first_job_and_a_failed_one_gets_its_own(
+    pipeline: Pipeline, receiver: Any, redis_client: Any, wait_until: Any, unique: str
+) -> None:
+    """Payer and payee each subscribe: the event's two deliveries are first attempted by one
+    ARQ job (one enqueue); the one whose receiver fails then gets a job of its own, which retries
+    it on the schedule. Counted in Redis: two jobs put in the queue in all, where a job per
+    delivery and that job's retry would make three."""
+    ok_path, flaky_path = f"/payer-{unique}", f"/payee-{unique}"
+    receiver.script(flaky_path, receiver.Reply(500))
+    payer = await pipeline.endpoint(receiver.url(ok_path), owner="usr_payer")
+    payee = await pipeline.endpoint(receiver.url(flaky_path), owner="usr_payee")
+    enqueued_before = await queue_writes(redis_client)
+    transfer_id = new_id("tr")
+    event = TransferEvent(
+        event_id=transfer_event_id(transfer_id, "transfer.completed"),
+        event_type="transfer.completed",
+        transfer_id=transfer_id,
+        owner_ids=["usr_payer", "usr_payee"],
+        transfer={**TRANSFER_EXAMPLE, "id": transfer_id, "amount": 7, "currency": "USD"},
+    )
+    await StreamPublisher(redis_client, BusSigner(pipeline.settings.bus_keys())).publish_envelope(
+        pipeline.settings.streams.transfer_events, Envelope.wrap(event, saga_id=transfer_id)
+    )
+    await receiver.wait_for(ok_path, 1)
+    await receiver.wait_for(flaky_path, 2, timeout=20)
+
+    async def settled(endpoint: dict[str, Any], owner: str) -> list[dict[str, Any]]:
+        found = await pipeline.deliveries(endpoint["id"], owner=owner)
+        return found if found and found[0]["status"] == "succeeded" else []
+
+    [first] = await wait_until(lambda: settled(payer, "usr_payer"))
+    [retried] = await wait_until(lambda: settled(payee, "usr_payee"))
+    assert [a["status_code"] for a in first["attempts"]] == [200]
+    assert [a["status_code"] for a in retried["attempts"]] == [500, 200]
+    assert len(receiver.received(ok_path)) == 1
+    assert await queue_writes(redis_client) - enqueued_before == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -365,3 +365,29 @@ async def test_a_later_run_of_a_busy_endpoints_job_waits_without_reading_the_sto
     assert await world.courier.attempt("del_1", enqueued, current=False) is None
     assert reads == ["del_1"] and len(world.sender.sent) == 1
     assert share.in_flight("we_1") == 0
+
+
+async def test_an_opened_delivery_s_first_attempt_says_whether_it_is_still_as_given(
+    world: World,
+) -> None:
+    """The event's job: a delivery sent and settled needs nothing more; one whose endpoint has
+    its share waits, untouched, so its own job may use it as it is; a failed one needs a retry,
+    and its stored copy has moved on."""
+    share = FairShare(per_endpoint=1, per_owner=10)
+    world.courier._share = share
+    opened = await world.deliveries.get("del_1")
+    assert opened is not None
+    assert await world.courier.attempt_opened(opened) == (None, False)
+    assert share.in_flight("we_1") == 0
+    share.try_take("we_1", "usr_a")  # another send of the endpoint is in flight
+    second = await world.deliveries.add(
+        replace(opened, id="del_2", event_id="evt_2", body='{"id":"evt_2"}')
+    )
+    assert await world.courier.attempt_opened(second) == (BUSY_DEFER / 2, True)
+    assert (await world.deliveries.get("del_2")) == second
+    share.give_back("we_1", "usr_a")
+    world.sender.statuses.append(500)
+    retry_in, unchanged = await world.courier.attempt_opened(second)
+    assert retry_in == timedelta(seconds=1) and not unchanged
+    stored = await world.deliveries.get("del_2")
+    assert stored is not None and stored.version == second.version + 1

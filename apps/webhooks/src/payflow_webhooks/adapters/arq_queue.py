@@ -1,13 +1,21 @@
-"""The ARQ queue of delivery jobs: one job per delivery, its id the delivery id, JSON arguments.
+"""The ARQ queue of delivery jobs, JSON arguments.
+
+Two kinds of job: the first attempt of an event's newly opened deliveries, all in one job
+(`deliver_opened`, job id `opened:<event id>`), and a delivery's own job (`deliver_webhook`, job
+id = the delivery id) for its later attempts, a replay, or the sweeper. Each ARQ job costs about
+twenty Redis commands, several of them one after another on the worker's polling loop, which is
+what bounds how many jobs a worker starts per second: one job for an event's deliveries divides
+that cost by the number of subscribers.
 
 The queue and the worker's health key hang off the run's key prefix (`settings.streams.key`);
-ARQ's own per-job keys are `arq:job:<delivery id>` and so on, unique because delivery ids are.
+ARQ's own per-job keys are `arq:job:<job id>` and so on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -23,7 +31,16 @@ logger = logging.getLogger(__name__)
 DELIVER_WEBHOOK = "deliver_webhook"
 """The ARQ function name of a delivery job:
 `deliver_webhook(ctx, delivery_id, traceparent, snapshot)`, the snapshot being the delivery as it
-was enqueued (`domain.delivery.snapshot`; absent from jobs enqueued before it existed)."""
+was enqueued (`domain.delivery.snapshot`; absent from jobs enqueued before it existed, and from a
+follow-up of an attempted delivery, which reads the store)."""
+
+DELIVER_OPENED = "deliver_opened"
+"""The ARQ function name of an event's first-attempts job:
+`deliver_opened(ctx, event_id, traceparent, [snapshot, ...])`."""
+
+
+def opened_job_id(event_id: str) -> str:
+    return f"opened:{event_id}"
 
 
 def queue_name(streams: StreamNames) -> str:
@@ -92,9 +109,45 @@ class ArqDeliveryQueue:
             await self._pool.zadd(self._queue, {delivery.id: _ms(due)}, xx=True, lt=True)
         return False
 
-    async def is_scheduled(self, delivery_id: str) -> bool:
-        job = Job(delivery_id, self._pool, _queue_name=self._queue, _deserializer=load_job)
-        return await job.status() is not JobStatus.not_found
+    async def enqueue_opened(
+        self, event_id: str, deliveries: Sequence[Delivery], traceparent: str | None
+    ) -> bool:
+        job = await self._pool.enqueue_job(
+            DELIVER_OPENED,
+            event_id,
+            traceparent,
+            [snapshot(d) for d in deliveries],
+            _job_id=opened_job_id(event_id),
+            _queue_name=self._queue,
+            _expires=self._lifetime,
+        )
+        return job is not None
+
+    async def follow_up(
+        self,
+        delivery_id: str,
+        traceparent: str | None,
+        unchanged: Delivery | None,
+        after: timedelta,
+    ) -> bool:
+        job = await self._pool.enqueue_job(
+            DELIVER_WEBHOOK,
+            delivery_id,
+            traceparent,
+            snapshot(unchanged) if unchanged is not None else None,
+            _job_id=delivery_id,
+            _queue_name=self._queue,
+            _defer_by=after,
+            _expires=self._lifetime,
+        )
+        return job is not None
+
+    async def is_scheduled(self, delivery: Delivery) -> bool:
+        for job_id in (delivery.id, opened_job_id(delivery.event_id)):
+            job = Job(job_id, self._pool, _queue_name=self._queue, _deserializer=load_job)
+            if await job.status() is not JobStatus.not_found:
+                return True
+        return False
 
 
 def _ms(moment: datetime) -> int:

@@ -62,7 +62,7 @@ def compose(settings: WebhooksWorkerSettings) -> Compose:
         )
         pool = await open_arq_pool(settings.redis_connection_url, streams)
         queue = ArqDeliveryQueue(pool, queue_name(streams), settings.job_lifetime())
-        worker = DeliveryWorker(build_arq_worker(settings, pool, courier))
+        worker = DeliveryWorker(build_arq_worker(settings, pool, courier, queue))
         sweeper = StalledDeliverySweeper(
             stores.deliveries, queue, timedelta(seconds=settings.webhook_sweeper_grace_s)
         )

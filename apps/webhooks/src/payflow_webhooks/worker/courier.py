@@ -84,6 +84,20 @@ class WebhookCourier:
         finally:
             self._share.give_back(known.endpoint_id, known.owner_id)
 
+    async def attempt_opened(self, delivery: Delivery) -> tuple[timedelta | None, bool]:
+        """The first attempt of a delivery just opened, as its event's job has it: answers how
+        long until its next attempt (None: no more work) and whether the delivery is surely
+        still as given (its endpoint was busy: nothing was sent or written)."""
+        if self._share is not None and not self._share.try_take(
+            delivery.endpoint_id, delivery.owner_id
+        ):
+            return self._busy(), True
+        try:
+            return await self._attempt(delivery.id, delivery, take_share=False), False
+        finally:
+            if self._share is not None:
+                self._share.give_back(delivery.endpoint_id, delivery.owner_id)
+
     def _busy(self) -> timedelta:
         # Its endpoint (or owner) has its share of this worker's slots: give the slot back to
         # other endpoints' jobs and look again in a moment.

@@ -1,15 +1,19 @@
-"""The ARQ job function: one delivery attempt inside a span of the transfer's trace."""
+"""The ARQ job functions: a delivery's attempt, and the first attempts of an event's newly
+opened deliveries, each inside a span of the transfer's trace."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry
 from opentelemetry import trace
 
 from payflow_observability import extract_context
-from payflow_webhooks.domain.delivery import from_snapshot
+from payflow_webhooks.domain.delivery import Delivery, from_snapshot
+from payflow_webhooks.ports import DeliveryQueue
 from payflow_webhooks.worker.courier import WebhookCourier
 
 logger = logging.getLogger(__name__)
@@ -17,6 +21,8 @@ tracer = trace.get_tracer("payflow.webhooks")
 
 COURIER = "courier"
 """The key of the `WebhookCourier` in the ARQ worker's context."""
+QUEUE = "queue"
+"""The key of the `DeliveryQueue` (follow-up jobs) in the ARQ worker's context."""
 
 
 async def deliver_webhook(
@@ -55,3 +61,58 @@ async def deliver_webhook(
         retry_in = await courier.attempt(delivery_id, known, current=job_try == 1)
     if retry_in is not None:
         raise Retry(defer=retry_in)
+
+
+async def deliver_opened(
+    ctx: dict[str, Any],
+    event_id: str,
+    traceparent: str | None,
+    enqueued: list[dict[str, Any]],
+) -> None:
+    """The first attempt of each of an event's newly opened deliveries, at once; each one that
+    needs another attempt (a failure, a busy endpoint) gets a job of its own.
+
+    On the job's first run the deliveries as enqueued stand for reads of the store, as in
+    `deliver_webhook`; a later run (the worker died mid-job) reads each one."""
+    courier: WebhookCourier = ctx[COURIER]
+    queue: DeliveryQueue = ctx[QUEUE]
+    current = int(ctx.get("job_try", 1)) == 1
+    deliveries: list[Delivery] = []
+    for data in enqueued:
+        try:
+            deliveries.append(from_snapshot(data))
+        except (KeyError, TypeError, ValueError):
+            logger.warning("event %s: an unreadable delivery in its job, skipped", event_id)
+
+    async def first_attempt(delivery: Delivery) -> None:
+        with tracer.start_as_current_span(
+            "webhook deliver",
+            context=extract_context(traceparent),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "arq",
+                "messaging.operation.type": "process",
+                "payflow.delivery_id": delivery.id,
+                "payflow.job_try": int(ctx.get("job_try", 1)),
+            },
+        ):
+            if current:
+                retry_in, unchanged = await courier.attempt_opened(delivery)
+            else:
+                retry_in, unchanged = (
+                    await courier.attempt(delivery.id, delivery, current=False),
+                    False,
+                )
+        if retry_in is not None:
+            await queue.follow_up(
+                delivery.id,
+                traceparent,
+                delivery if unchanged else None,
+                max(retry_in, timedelta(0)),
+            )
+
+    results = await asyncio.gather(*(first_attempt(d) for d in deliveries), return_exceptions=True)
+    for delivery, result in zip(deliveries, results, strict=True):
+        if isinstance(result, Exception):
+            # Left pending: the sweeper gives it a job of its own once it is overdue.
+            logger.error("delivery %s: first attempt failed: %r", delivery.id, result)

@@ -12,15 +12,17 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from payflow_webhooks.adapters.arq_queue import (
+    DELIVER_OPENED,
     DELIVER_WEBHOOK,
     dump_job,
     health_check_key,
     load_job,
     queue_name,
 )
+from payflow_webhooks.ports import DeliveryQueue
 from payflow_webhooks.settings import WebhooksWorkerSettings
 from payflow_webhooks.worker.courier import WebhookCourier
-from payflow_webhooks.worker.jobs import COURIER, deliver_webhook
+from payflow_webhooks.worker.jobs import COURIER, QUEUE, deliver_opened, deliver_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +34,17 @@ sweeper then starts it afresh)."""
 
 
 def build_arq_worker(
-    settings: WebhooksWorkerSettings, pool: ArqRedis, courier: WebhookCourier
+    settings: WebhooksWorkerSettings,
+    pool: ArqRedis,
+    courier: WebhookCourier,
+    queue: DeliveryQueue,
 ) -> Worker:
     streams = settings.streams
     return Worker(
-        functions=[func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=RUNAWAY_JOB_TRIES)],
+        functions=[
+            func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=RUNAWAY_JOB_TRIES),
+            func(deliver_opened, name=DELIVER_OPENED, max_tries=RUNAWAY_JOB_TRIES),
+        ],
         queue_name=queue_name(streams),
         redis_pool=pool,
         # uvicorn owns the process's signals; the lifespan stops the worker.
@@ -48,7 +56,7 @@ def build_arq_worker(
         poll_delay=settings.webhook_worker_poll_delay_s,
         health_check_interval=10,
         health_check_key=health_check_key(streams),
-        ctx={COURIER: courier},
+        ctx={COURIER: courier, QUEUE: queue},
         job_serializer=dump_job,
         job_deserializer=load_job,
         log_results=False,

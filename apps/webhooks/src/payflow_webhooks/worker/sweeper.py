@@ -38,7 +38,7 @@ class StalledDeliverySweeper:
         overdue = await self._deliveries.overdue(self._clock() - self._grace, self._batch)
         revived = 0
         for delivery in overdue:
-            if await self._queue.is_scheduled(delivery.id):
+            if await self._queue.is_scheduled(delivery):
                 continue
             if await self._queue.enqueue(delivery, delivery.traceparent):
                 revived += 1
