@@ -93,6 +93,38 @@ async def test_two_consumers_in_one_group_handle_each_message_exactly_once(
     assert pending["pending"] == 0
 
 
+async def xacks(redis: Any) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_xack", {}).get("calls", 0))
+
+
+async def test_handlers_that_finish_together_are_acknowledged_in_one_xack(
+    redis_client: Any, unique: str
+) -> None:
+    """A batch of twenty messages whose handlers finish in the same turn of the event loop: one
+    XACK acknowledges them all, and none is left pending."""
+    stream = f"t{unique}:s"
+    publisher = StreamPublisher(redis_client, SIGNER)
+    for n in range(20):
+        await publisher.publish(stream, Ping(n=n))
+    seen: list[int] = []
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope.open(Ping).n)
+
+    consumer = StreamConsumer(redis_client, config(stream, concurrency=20, batch_size=20), SIGNER)
+    consumer.register(Ping.MESSAGE_TYPE, handle)
+    await redis_client.xgroup_create(stream, "g", id="0")
+    before = await xacks(redis_client)
+    task = await run_consumer(consumer)
+    await wait_until(lambda: len(seen) == 20)
+    await wait_until(lambda: not consumer._unacked and not consumer._acking)
+    await stop(consumer, task)
+    assert sorted(seen) == list(range(20))
+    assert (await redis_client.xpending(stream, "g"))["pending"] == 0
+    assert await xacks(redis_client) - before == 1
+
+
 async def test_a_consumer_that_was_down_receives_everything_published_meanwhile(
     redis_client: Any, unique: str
 ) -> None:
