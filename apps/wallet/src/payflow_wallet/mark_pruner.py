@@ -34,6 +34,9 @@ from payflow_wallet.ports import OperationLog, WalletRepository
 
 logger = logging.getLogger(__name__)
 
+_COUNTED_WALLETS = 100_000
+"""At most this many wallets' mark counts are kept (`MarkPruner.note`)."""
+
 
 def pruned_through_after(wallet: Wallet, pruned: list[str]) -> int | None:
     """`pruned_through_ms` once `pruned` marks are dropped: never lower, and unknown as soon
@@ -73,6 +76,8 @@ class MarkPruner:
     def note(self, wallet_id: str, marks_added: int) -> None:
         """A decision added `marks_added` marks to the wallet: once this process has added
         `crowd` since it last pruned the wallet, prune it soon."""
+        if len(self._added) >= _COUNTED_WALLETS:
+            self._added.clear()  # bounded: a count lost only delays one wallet's prune a round
         added = self._added.get(wallet_id, 0) + marks_added
         if added < self._crowd:
             self._added[wallet_id] = added

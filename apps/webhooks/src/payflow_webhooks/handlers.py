@@ -85,12 +85,18 @@ class TransferEventIntake:
         deliveries = await self._deliveries.add_all(candidates)
         opened = [d for d, c in zip(deliveries, candidates, strict=True) if d is c]
         DELIVERIES_OPENED.inc(len(opened))
-        together = {d.id for d in opened} if len(opened) > 1 else set()
-        if together:
-            await self._queue.enqueue_opened(event.id, opened, traceparent)
+        opened_ids = {d.id for d in opened}
+        together: set[str] = set()
+        if len(opened) > 1 and await self._queue.enqueue_opened(event.id, opened, traceparent):
+            together = opened_ids
         for delivery in deliveries:
-            if delivery.is_pending and delivery.id not in together:
-                await self._queue.enqueue(delivery, delivery.traceparent)
+            if not delivery.is_pending or delivery.id in together:
+                continue
+            if delivery.id not in opened_ids and await self._queue.is_scheduled(delivery):
+                # A redelivered event: a job (its own, or the event's first-attempts job, still
+                # queued or running) will attempt it; a second one would send it twice at once.
+                continue
+            await self._queue.enqueue(delivery, delivery.traceparent)
         EVENTS_RECEIVED.labels(event.type).inc()  # once its deliveries are open and queued
         logger.info(
             "event %s (%s) fanned out to %d endpoint(s)",

@@ -23,11 +23,12 @@ from payflow_messaging import BusSigner, StreamPublisher
 from payflow_webhooks.adapters.arq_queue import ArqDeliveryQueue, open_arq_pool, queue_name
 from payflow_webhooks.adapters.dns import SystemResolver
 from payflow_webhooks.bootstrap import Components
-from payflow_webhooks.domain.delivery import open_delivery, replay
+from payflow_webhooks.domain.delivery import open_delivery, replay, snapshot
 from payflow_webhooks.domain.event import WebhookEvent
 from payflow_webhooks.main import create_app as create_service
 from payflow_webhooks.settings import WebhooksSettings
 from payflow_webhooks.url_guard import UrlGuard
+from payflow_webhooks.worker.jobs import COURIER, QUEUE, deliver_opened
 from payflow_webhooks.worker.main import create_app as create_worker
 from payflow_webhooks.worker.sender import WebhookSender
 
@@ -371,3 +372,73 @@ async def test_an_events_deliveries_share_one_first_job_and_a_failed_one_gets_it
     assert [a["status_code"] for a in retried["attempts"]] == [500, 200]
     assert len(receiver.received(ok_path)) == 1
     assert await queue_writes(redis_client) - enqueued_before == 2
+
+
+@pytest.fixture
+async def service_alone(
+    webhook_settings: Callable[..., WebhooksSettings],
+) -> AsyncIterator[Pipeline]:
+    """The webhooks service without its worker: jobs stay in the queue where a test sees them."""
+    settings = webhook_settings()
+    service = create_service(settings)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(service.router.lifespan_context(service))
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=service),
+                base_url="http://test",
+                headers={"X-Internal-Token": "test-token"},
+            )
+        )
+        yield Pipeline(client, service, settings)
+
+
+def both_parties_completed() -> Envelope:
+    transfer_id = new_id("tr")
+    return Envelope.wrap(
+        TransferEvent(
+            event_id=transfer_event_id(transfer_id, "transfer.completed"),
+            event_type="transfer.completed",
+            transfer_id=transfer_id,
+            owner_ids=["usr_payer", "usr_payee"],
+            transfer={**TRANSFER_EXAMPLE, "id": transfer_id, "amount": 7, "currency": "USD"},
+        ),
+        saga_id=transfer_id,
+    )
+
+
+async def test_a_redelivered_event_adds_no_job_while_its_first_attempts_job_waits(
+    service_alone: Pipeline, redis_client: Any
+) -> None:
+    """The stream delivers an event again (a crash before its XACK) while the event's job is
+    still queued: its deliveries get no job of their own, which would send each twice at once."""
+    await service_alone.endpoint("https://payer.example.com/hook", owner="usr_payer")
+    await service_alone.endpoint("https://payee.example.com/hook", owner="usr_payee")
+    envelope = both_parties_completed()
+    first = await service_alone.components.intake.fan_out(envelope)
+    again = await service_alone.components.intake.fan_out(envelope)
+    assert [d.id for d in again] == [d.id for d in first]
+    payload = envelope.open(TransferEvent)
+    assert await redis_client.exists(f"arq:job:opened:{payload.event_id}") == 1
+    assert await redis_client.exists(*(f"arq:job:{d.id}" for d in first)) == 0
+
+
+async def test_a_rerun_of_an_events_job_hands_each_delivery_to_a_job_of_its_own(
+    service_alone: Pipeline, redis_client: Any
+) -> None:
+    """The worker died mid-job and ARQ runs the event's job again: it sends nothing itself but
+    gives each delivery its own job, and none twice (one already had its follow-up)."""
+    await service_alone.endpoint("https://payer.example.com/hook", owner="usr_payer")
+    await service_alone.endpoint("https://payee.example.com/hook", owner="usr_payee")
+    envelope = both_parties_completed()
+    deliveries = await service_alone.components.intake.fan_out(envelope)
+    queue = service_alone.components.queue
+    assert await queue.follow_up(deliveries[0].id, None, None, timedelta(minutes=5))
+    ctx = {QUEUE: queue, COURIER: None, "job_try": 2}
+    await deliver_opened(
+        ctx, envelope.open(TransferEvent).event_id, None, [snapshot(d) for d in deliveries]
+    )
+    assert await redis_client.exists(*(f"arq:job:{d.id}" for d in deliveries)) == 2
+    # The follow-up made before the crash keeps its time: it was not replaced by an earlier one.
+    score = await redis_client.zscore(queue_name(service_alone.settings.streams), deliveries[0].id)
+    assert score > (utc_now() + timedelta(minutes=4)).timestamp() * 1000

@@ -50,5 +50,7 @@ async def insert_all_first(
         await collection.insert_many([dict(d) for d in documents], ordered=False)
     except BulkWriteError as failed:
         errors = failed.details.get("writeErrors", [])
+        if failed.details.get("writeConcernErrors"):
+            raise  # written, maybe, but not as durably as asked: not ours to call done
         if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise

@@ -73,7 +73,9 @@ async def deliver_opened(
     needs another attempt (a failure, a busy endpoint) gets a job of its own.
 
     On the job's first run the deliveries as enqueued stand for reads of the store, as in
-    `deliver_webhook`; a later run (the worker died mid-job) reads each one."""
+    `deliver_webhook`. A later run (the worker died mid-job) attempts nothing itself: it hands
+    each delivery to a job of its own, which ARQ refuses where one exists already (a follow-up
+    the first run made), so no delivery is sent by two jobs at once."""
     courier: WebhookCourier = ctx[COURIER]
     queue: DeliveryQueue = ctx[QUEUE]
     current = int(ctx.get("job_try", 1)) == 1
@@ -99,10 +101,7 @@ async def deliver_opened(
             if current:
                 retry_in, unchanged = await courier.attempt_opened(delivery)
             else:
-                retry_in, unchanged = (
-                    await courier.attempt(delivery.id, delivery, current=False),
-                    False,
-                )
+                retry_in, unchanged = timedelta(0), False
         if retry_in is not None:
             await queue.follow_up(
                 delivery.id,

@@ -43,7 +43,13 @@ def build_arq_worker(
     return Worker(
         functions=[
             func(deliver_webhook, name=DELIVER_WEBHOOK, max_tries=RUNAWAY_JOB_TRIES),
-            func(deliver_opened, name=DELIVER_OPENED, max_tries=RUNAWAY_JOB_TRIES),
+            # Its attempts run side by side, but their store writes queue behind each other's.
+            func(
+                deliver_opened,
+                name=DELIVER_OPENED,
+                max_tries=RUNAWAY_JOB_TRIES,
+                timeout=settings.job_timeout * 2,
+            ),
         ],
         queue_name=queue_name(streams),
         redis_pool=pool,
