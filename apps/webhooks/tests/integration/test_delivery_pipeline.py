@@ -59,6 +59,14 @@ class Pipeline:
         return data
 
 
+def internal_client(service: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service),
+        base_url="http://test",
+        headers={"X-Internal-Token": "test-token"},
+    )
+
+
 @pytest.fixture
 async def pipeline(
     webhook_settings: Callable[..., WebhooksSettings],
@@ -68,13 +76,7 @@ async def pipeline(
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(service.router.lifespan_context(service))
         await stack.enter_async_context(worker.router.lifespan_context(worker))
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=service),
-                base_url="http://test",
-                headers={"X-Internal-Token": "test-token"},
-            )
-        )
+        client = await stack.enter_async_context(internal_client(service))
         yield Pipeline(client, service, settings)
 
 
@@ -261,13 +263,7 @@ async def small_worker(
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(service.router.lifespan_context(service))
         await stack.enter_async_context(worker.router.lifespan_context(worker))
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=service),
-                base_url="http://test",
-                headers={"X-Internal-Token": "test-token"},
-            )
-        )
+        client = await stack.enter_async_context(internal_client(service))
         yield Pipeline(client, service, settings)
 
 
@@ -383,13 +379,7 @@ async def service_alone(
     service = create_service(settings)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(service.router.lifespan_context(service))
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=service),
-                base_url="http://test",
-                headers={"X-Internal-Token": "test-token"},
-            )
-        )
+        client = await stack.enter_async_context(internal_client(service))
         yield Pipeline(client, service, settings)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,23 @@ COURIER = "courier"
 """The key of the `WebhookCourier` in the ARQ worker's context."""
 QUEUE = "queue"
 """The key of the `DeliveryQueue` (follow-up jobs) in the ARQ worker's context."""
+
+
+def delivery_span(
+    delivery_id: str, traceparent: str | None, job_try: int
+) -> AbstractContextManager[trace.Span]:
+    """The span of one delivery's attempt, a child of the transfer's trace."""
+    return tracer.start_as_current_span(
+        "webhook deliver",
+        context=extract_context(traceparent),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "arq",
+            "messaging.operation.type": "process",
+            "payflow.delivery_id": delivery_id,
+            "payflow.job_try": job_try,
+        },
+    )
 
 
 async def deliver_webhook(
@@ -47,17 +65,7 @@ async def deliver_webhook(
         else:
             if known.id != delivery_id:
                 known = None
-    with tracer.start_as_current_span(
-        "webhook deliver",
-        context=extract_context(traceparent),
-        kind=trace.SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "arq",
-            "messaging.operation.type": "process",
-            "payflow.delivery_id": delivery_id,
-            "payflow.job_try": job_try,
-        },
-    ):
+    with delivery_span(delivery_id, traceparent, job_try):
         retry_in = await courier.attempt(delivery_id, known, current=job_try == 1)
     if retry_in is not None:
         raise Retry(defer=retry_in)
@@ -87,17 +95,7 @@ async def deliver_opened(
             logger.warning("event %s: an unreadable delivery in its job, skipped", event_id)
 
     async def first_attempt(delivery: Delivery) -> None:
-        with tracer.start_as_current_span(
-            "webhook deliver",
-            context=extract_context(traceparent),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "arq",
-                "messaging.operation.type": "process",
-                "payflow.delivery_id": delivery.id,
-                "payflow.job_try": int(ctx.get("job_try", 1)),
-            },
-        ):
+        with delivery_span(delivery.id, traceparent, int(ctx.get("job_try", 1))):
             if current:
                 retry_in, unchanged = await courier.attempt_opened(delivery)
             else:
