@@ -109,3 +109,80 @@ async def test_an_orchestrator_killed_before_its_event_flags_are_written_publish
         receiver.stop()
         await alice.client.aclose()
         await bob.client.aclose()
+
+
+# ------------------------------------------------ the wallet: decided, not yet recorded
+
+
+@pytest.fixture(scope="module")
+def slow_pruner_stack(
+    stores: StoreEndpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceStack]:
+    # The wallet's pruner runs at start, then once an hour: a decision made after the start
+    # stays a mark without its record until the wallet is killed.
+    env = {**E2E_ENV, "PAYFLOW_MARK_PRUNE_INTERVAL_S": "3600", "PAYFLOW_MARK_CROWD": "100000"}
+    with ServiceStack(
+        mongo_url=stores.mongo_url,
+        redis_url=stores.redis_url,
+        work_dir=tmp_path_factory.mktemp("crash-windows-wallet"),
+        services=("wallet", "ledger", "orchestrator", "webhooks", "gateway"),
+        extra_env=env,
+    ) as running:
+        yield running
+
+
+async def wallet_state(stack: ServiceStack, wallet_id: str, operation: str) -> tuple[Any, Any]:
+    client: Any = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+    try:
+        db = client[f"{stack.database_prefix}_wallet"]
+        wallet = await db["wallets"].find_one({"_id": wallet_id})
+        record = await db["wallet_operations"].find_one({"_id": operation})
+        return wallet, record
+    finally:
+        await client.close()
+
+
+async def test_a_wallet_killed_before_recording_its_decisions_loses_and_doubles_nothing(
+    slow_pruner_stack: ServiceStack,
+) -> None:
+    """A debit's decision is written to the wallet as a mark carrying its record; the record
+    itself is written by the pruner later. The wallet is killed in between (SIGKILL): its
+    successor's pruner writes the record from the mark and drops the mark, no money moves
+    twice, and the transfer's operation answers the same after the mark is gone."""
+    stack = slow_pruner_stack
+    gateway = stack.url("gateway")
+    alice, bob = await register(gateway, "alice"), await register(gateway, "bob")
+    await alice.top_up(1_000)
+    answer = await alice.transfer(bob.wallet_id, 250)
+    transfer = answer.json()
+    assert transfer["status"] == "completed", transfer
+    debit = f"{transfer['id']}:debit_source"
+    wallet, record = await wallet_state(stack, alice.wallet_id, debit)
+    assert record is None
+    [mark] = [v for k, v in wallet["marks"].items() if k == debit]
+    assert (mark["v"], mark["k"], mark["a"]) == ("debited", "debit", 250)
+
+    stack.kill("wallet")
+    stack.extra_env["PAYFLOW_MARK_PRUNE_INTERVAL_S"] = "0.3"
+    stack.extra_env["PAYFLOW_MARK_MIN_AGE_S"] = "0"
+    await asyncio.to_thread(stack.restart, "wallet")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        wallet, record = await wallet_state(stack, alice.wallet_id, debit)
+        if record is not None and debit not in wallet["marks"]:
+            break
+        await asyncio.sleep(0.2)
+    assert record is not None and debit not in wallet["marks"], (wallet, record)
+    assert (record["verdict"], record["kind"], record["amount"], record["outcome"]) == (
+        "debited",
+        "debit",
+        250,
+        "debited",
+    )
+    assert wallet["pruned_through_ms"] is not None and wallet["pruned_through_ms"] > 0
+    assert await alice.balance() == 750 and await bob.balance() == 250
+    # The wallet goes on deciding after the prune: a later transfer of the same pair.
+    again = await alice.transfer(bob.wallet_id, 100)
+    assert again.json()["status"] == "completed", again.text
+    assert await alice.balance() == 650 and await bob.balance() == 350
