@@ -17,18 +17,22 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 
 async def insert_first(
-    collection: AsyncCollection[dict[str, Any]], document: Mapping[str, Any]
+    collection: AsyncCollection[dict[str, Any]],
+    document: Mapping[str, Any],
+    key: Mapping[str, Any] | None = None,
 ) -> Mapping[str, Any]:
-    """Insert `document` unless one with its `_id` exists; either way, the stored one.
+    """Insert `document` unless one with its unique key exists; either way, the stored one
+    (`document` itself, the same object, when it was inserted).
 
-    The unique `_id` is the arbiter of a decision recorded once: the first writer wins and every
-    later writer (a redelivered command, a racing replica) reads the first one's answer back.
-    A duplicate on another unique index is not ours to resolve and propagates.
+    The unique key (`_id`, or the fields of another unique index given as `key`) is the arbiter
+    of a decision recorded once: the first writer wins and every later writer (a redelivered
+    command, a racing replica, a retried request) reads the first one's answer back. A duplicate
+    on any other unique index is not ours to resolve and propagates.
     """
     try:
         await collection.insert_one(dict(document))
     except DuplicateKeyError:
-        stored = await collection.find_one({"_id": document["_id"]})
+        stored = await collection.find_one(key if key is not None else {"_id": document["_id"]})
         if stored is None:
             raise
         return stored

@@ -16,7 +16,6 @@ from typing import Any
 from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from payflow_contracts.paging import PagePosition, cut_page, position_of
 from payflow_orchestrator.domain.faults import FaultRule
@@ -31,6 +30,7 @@ from payflow_orchestrator.domain.transfer import (
     Transfer,
 )
 from payflow_orchestrator.ports import DuplicateLink, DuplicateTransfer, TransferQuery
+from payflow_service.mongo import insert_first
 from payflow_service.quotas import SLOT_FIELD, insert_within_quota, quota_slot_index
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -230,13 +230,17 @@ class MongoTransferRepository:
         self._collection = collection
 
     async def add(self, transfer: Transfer) -> None:
-        try:
-            await self._collection.insert_one(_transfer_document(transfer))
-        except DuplicateKeyError:
-            existing = await self.find_by_key(transfer.initiator_id, transfer.idempotency_key)
-            if existing is None:  # the id collided, not the key: astronomically unlikely
-                raise
-            raise DuplicateTransfer(existing) from None
+        document = _transfer_document(transfer)
+        stored = await insert_first(
+            self._collection,
+            document,
+            key={
+                "initiator_id": transfer.initiator_id,
+                "idempotency_key": transfer.idempotency_key,
+            },
+        )
+        if stored is not document:
+            raise DuplicateTransfer(_transfer_of(stored))
 
     async def get(self, transfer_id: str) -> Transfer | None:
         data = await self._collection.find_one({"_id": transfer_id})
@@ -626,15 +630,14 @@ class MongoPaymentLinkStore(MongoReservations):
         self._collection = collection
 
     async def add(self, link: PaymentLink) -> None:
-        try:
-            await self._collection.insert_one(_link_document(link))
-        except DuplicateKeyError:
-            existing = await self._collection.find_one(
-                {"owner_id": link.owner_id, "idempotency_key": link.idempotency_key}
-            )
-            if existing is None:  # the id collided, not the key: astronomically unlikely
-                raise
-            raise DuplicateLink(_link_of(existing)) from None
+        document = _link_document(link)
+        stored = await insert_first(
+            self._collection,
+            document,
+            key={"owner_id": link.owner_id, "idempotency_key": link.idempotency_key},
+        )
+        if stored is not document:
+            raise DuplicateLink(_link_of(stored))
 
     async def get(self, link_id: str) -> PaymentLink | None:
         data = await self._collection.find_one({"_id": link_id})

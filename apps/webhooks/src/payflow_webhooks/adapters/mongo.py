@@ -24,7 +24,7 @@ from typing import Any
 from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from payflow_contracts.paging import PagePosition
 from payflow_service.mongo import DUPLICATE_KEY, insert_first
@@ -386,16 +386,13 @@ class MongoDeliveryStore:
         self._attempts = attempts
 
     async def add(self, delivery: Delivery) -> Delivery:
-        try:
-            await self._deliveries.insert_one(_delivery_document(delivery))
-        except DuplicateKeyError:
-            data = await self._deliveries.find_one(
-                {"event_id": delivery.event_id, "endpoint_id": delivery.endpoint_id}
-            )
-            if data is None:  # the id collided, not the pair: astronomically unlikely
-                raise
-            return _delivery(data)
-        return delivery
+        document = _delivery_document(delivery)
+        stored = await insert_first(
+            self._deliveries,
+            document,
+            key={"event_id": delivery.event_id, "endpoint_id": delivery.endpoint_id},
+        )
+        return delivery if stored is document else _delivery(stored)
 
     async def add_all(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
         if len(deliveries) < 2:
